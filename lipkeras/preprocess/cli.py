@@ -1,0 +1,118 @@
+"""``lipkeras preprocess`` / ``python -m lipkeras.preprocess``: videos → sharded TFRecords."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from lipkeras.preprocess.config import DATASETS, PreprocessConfig
+
+
+def _csv(kind):
+    def parse(text: str):
+        return tuple(kind(x) for x in text.replace(" ", "").split(",") if x)
+
+    return parse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="input folder (or one video file with --dataset folder/ravdess)")
+    p.add_argument("output", help="output folder for shards and manifest.json (e.g. tfrecords/grid_s1)")
+    p.add_argument("--dataset", choices=DATASETS, default="folder",
+                   help="layout: grid (INPUT/s*/ + INPUT/align/s*/), folder (videos + sidecar .txt/.align/labels.csv), "
+                        "ravdess (labels from file names), images (INPUT/<label>/*.png)")
+    p.add_argument("--config", help="JSON or YAML file with PreprocessConfig fields; flags given here override it")
+    p.add_argument("--workers", type=int, help="parallel processes (default: all cores)")
+    g = p.add_argument_group("frames and crops")
+    g.add_argument("--fps", type=float, help="output frame rate (default 25)")
+    g.add_argument("--rois", type=_csv(str), help="which crops to store: mouth,face (default both)")
+    g.add_argument("--mouth-size", type=int, help="mouth ROI size in pixels (default 96)")
+    g.add_argument("--mouth-side", type=float, help="mouth ROI side in inter-eye distances (default 1.3)")
+    g.add_argument("--face-size", type=int, help="face crop size in pixels (default 112)")
+    g.add_argument("--face-side", type=float, help="face crop side in inter-eye distances (default 2.6)")
+    g.add_argument("--color", choices=("gray", "rgb"), help="stored colour (default gray)")
+    g.add_argument("--max-faces", type=int, help="faces MediaPipe may find per frame; the largest is kept (default 4)")
+    g.add_argument("--smooth-window", type=int, help="landmark moving-average window in frames (default 5)")
+    g.add_argument("--min-detected", type=float, dest="min_detected_fraction",
+                   help="skip clips where the face is found in fewer than this fraction of frames (default 0)")
+    g.add_argument("--max-seconds", type=float, help="keep at most this many seconds per video (default: all)")
+    g.add_argument("--aligned", action="store_true", default=None,
+                   help="images are already face crops (FER2013): resize only, no detection")
+    g.add_argument("--audio", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep the audio track (16 kHz mono int16) in the records")
+    g = p.add_argument_group("labels and splits")
+    g.add_argument("--allow-missing-transcripts", dest="require_transcript", action="store_false", default=None,
+                   help="keep videos without a transcript (default for ravdess/images)")
+    g.add_argument("--split-name", help="split name when no split option is given (default 'all')")
+    g.add_argument("--split-list", help="JSON {split: [ids]}, a folder of <split>.txt, or 'id,split' lines")
+    g.add_argument("--val-speakers", type=_csv(str), help="speakers/actors for val, e.g. 19,20")
+    g.add_argument("--test-speakers", type=_csv(str), help="speakers/actors for test, e.g. 21,22,23,24")
+    g.add_argument("--split-ratio", type=_csv(float), help="train,val[,test] fractions, e.g. 0.8,0.1,0.1")
+    g.add_argument("--seed", type=int, help="seed of --split-ratio (default 0)")
+    g = p.add_argument_group("output")
+    g.add_argument("--shard-size", type=int, help="clips per shard (default 100)")
+    g.add_argument("--compression", choices=("gzip", "none"), help="shard compression (default gzip)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--json", action="store_true", help="print the manifest summary as one JSON object")
+
+
+def config_from_args(args: argparse.Namespace) -> PreprocessConfig:
+    fields = {}
+    if args.config:
+        text = Path(args.config).read_text()
+        if args.config.endswith((".yaml", ".yml")):
+            import yaml
+
+            fields.update(yaml.safe_load(text) or {})
+        else:
+            fields.update(json.loads(text))
+    names = {f for f in PreprocessConfig.__dataclass_fields__}
+    for k, v in vars(args).items():
+        if k in names and v is not None:
+            fields[k] = v
+    return PreprocessConfig(**fields)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lipkeras import _quiet  # noqa: F401
+    from lipkeras.preprocess.pipeline import run as run_pipeline
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        cfg = config_from_args(args)
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"lipkeras preprocess: error: {exc}", file=sys.stderr)
+        return 2
+    if not os.path.exists(args.input):
+        print(f"lipkeras preprocess: error: {args.input}: input not found", file=sys.stderr)
+        return 2
+    try:
+        manifest = run_pipeline(args.input, args.output, cfg, progress=not args.quiet)
+    except (FileNotFoundError, ValueError, PermissionError) as exc:
+        print(f"lipkeras preprocess: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lipkeras preprocess: interrupted; finished shards are kept, re-run to resume", file=sys.stderr)
+        return 130
+    summary = {k: manifest[k] for k in ("written", "frames", "seconds", "splits")}
+    summary["skipped"] = len(manifest["skipped"])
+    summary["output"] = str(args.output)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        fps = manifest["frames"] / manifest["seconds"] if manifest["seconds"] else 0.0
+        print(f"wrote {manifest['written']} clips ({manifest['frames']} frames, {fps:.0f} frames/s) "
+              f"to {args.output} in {manifest['seconds']:.1f} s; skipped {len(manifest['skipped'])}; "
+              f"splits {manifest['splits']}; manifest: {Path(args.output) / 'manifest.json'}")
+    return 0 if manifest["written"] > 0 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m lipkeras.preprocess",
+                                description="Turn videos (or face images) into sharded TFRecords of mouth and face crops.")
+    add_arguments(p)
+    return run(p.parse_args(argv))

@@ -1,0 +1,144 @@
+"""MediaPipe Face Landmarker (Tasks API, bundled model) plus gap filling and smoothing.
+
+``detect_video`` runs the landmarker in VIDEO mode (it tracks between frames, so the face
+detector runs rarely), keeps the largest face in each frame, linearly interpolates frames
+where no face was found from their detected neighbours and smooths the track with a
+centred moving average.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from lipkeras import _quiet  # noqa: F401  (must precede the mediapipe import)
+from lipkeras.paths import FACE_LANDMARKER
+from lipkeras.preprocess.errors import SkipInput
+
+NUM_LANDMARKS = 478
+
+# Face-mesh indices (MediaPipe canonical topology).
+RIGHT_EYE = (33, 133, 160, 159, 158, 144, 145, 153)  # the subject's right eye (image left)
+LEFT_EYE = (362, 263, 387, 386, 385, 373, 374, 380)
+NOSE = (168, 6, 197, 195, 5, 4, 1)
+# Points that move little with speech or expression: eye corners and the nose ridge.
+STABLE = (33, 133, 362, 263) + NOSE
+LIPS = (
+    61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409,
+    78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 191, 80, 81, 82, 13, 312, 311, 310, 415,
+)
+CHIN = (152,)
+# The landmark summary stored with every clip (in reference-face coordinates).
+SUMMARY = STABLE + LIPS + CHIN
+
+
+def verify_model(path: str | Path = FACE_LANDMARKER) -> None:
+    """Check the bundled model against its recorded sha256 (a truncated copy fails loudly)."""
+    path = Path(path)
+    sha_file = path.with_name(path.name + ".sha256")
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: face landmarker model missing")
+    if sha_file.exists():
+        want = sha_file.read_text().split()[0]
+        got = hashlib.sha256(path.read_bytes()).hexdigest()
+        if want != got:
+            raise RuntimeError(f"{path}: sha256 {got} does not match {want}")
+
+
+class FaceLandmarker:
+    """A MediaPipe Face Landmarker, VIDEO or IMAGE mode, returning pixel landmarks.
+
+    One instance per video in VIDEO mode: the tracker's state must not leak across clips.
+    """
+
+    def __init__(self, video: bool = True, max_faces: int = 4, model_path: str | Path = FACE_LANDMARKER):
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        self._mp_image = __import__("mediapipe").Image
+        self._fmt = __import__("mediapipe").ImageFormat.SRGB
+        mode = vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE
+        opts = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(model_path)),
+            running_mode=mode,
+            num_faces=max_faces,
+            min_face_detection_confidence=0.5,
+            min_face_presence_confidence=0.5,
+            min_tracking_confidence=0.5,
+        )
+        self._video = video
+        self._landmarker = vision.FaceLandmarker.create_from_options(opts)
+
+    def close(self) -> None:
+        if self._landmarker is not None:
+            self._landmarker.close()
+            self._landmarker = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> np.ndarray | None:
+        """Landmarks ``[478, 2]`` in pixels of the largest face, or None when there is none."""
+        image = self._mp_image(image_format=self._fmt, data=np.ascontiguousarray(rgb))
+        if self._video:
+            result = self._landmarker.detect_for_video(image, int(timestamp_ms or 0))
+        else:
+            result = self._landmarker.detect(image)
+        if not result.face_landmarks:
+            return None
+        h, w = rgb.shape[:2]
+        best, best_area = None, -1.0
+        for face in result.face_landmarks:
+            pts = np.array([(p.x * w, p.y * h) for p in face], np.float32)
+            span = pts.max(0) - pts.min(0)
+            area = float(span[0] * span[1])
+            if area > best_area:
+                best, best_area = pts, area
+        return best
+
+
+def interpolate_missing(points: np.ndarray, detected: np.ndarray) -> np.ndarray:
+    """Fill frames without a face by linear interpolation (edges: nearest detected frame)."""
+    T = points.shape[0]
+    idx = np.flatnonzero(detected)
+    if idx.size == 0:
+        raise SkipInput("no face detected in any frame")
+    if idx.size == T:
+        return points
+    flat = points.reshape(T, -1)
+    out = np.empty_like(flat)
+    t = np.arange(T)
+    for j in range(flat.shape[1]):
+        out[:, j] = np.interp(t, idx, flat[idx, j])
+    return out.reshape(points.shape)
+
+
+def smooth(points: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average over ``window`` frames, edges padded by repetition."""
+    if window <= 1 or points.shape[0] < 2:
+        return points
+    w = min(window, points.shape[0])
+    left, right = (w - 1) // 2, w // 2
+    padded = np.concatenate([np.repeat(points[:1], left, 0), points, np.repeat(points[-1:], right, 0)], 0)
+    c = np.cumsum(padded, axis=0, dtype=np.float64)
+    c = np.concatenate([np.zeros_like(c[:1]), c], 0)
+    return ((c[w:] - c[:-w]) / w).astype(points.dtype)
+
+
+def detect_video(frames: list[np.ndarray], fps: float, max_faces: int = 4, smooth_window: int = 5):
+    """Landmarks for every frame: (smoothed ``[T, 478, 2]``, raw ``[T, 478, 2]``, detected ``[T]`` bool)."""
+    T = len(frames)
+    raw = np.zeros((T, NUM_LANDMARKS, 2), np.float32)
+    detected = np.zeros((T,), bool)
+    with FaceLandmarker(video=True, max_faces=max_faces) as lm:
+        for i, rgb in enumerate(frames):
+            pts = lm.detect(rgb, timestamp_ms=int(round(i * 1000.0 / fps)))
+            if pts is not None:
+                raw[i] = pts
+                detected[i] = True
+    filled = interpolate_missing(raw, detected)
+    return smooth(filled, smooth_window), filled, detected

@@ -1,0 +1,47 @@
+"""Training-time augmentation of clips ``[T, H, W, C]`` (float), as ``tf.data`` map functions.
+
+They live in the input pipeline, not in the model, so inference and exported models never
+see a random op.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def random_crop(frames, size: int, seed=None):
+    """The same random ``size × size`` window for every frame of the clip."""
+    shape = tf.shape(frames)
+    y = tf.random.uniform([], 0, shape[1] - size + 1, tf.int32, seed=seed)
+    x = tf.random.uniform([], 0, shape[2] - size + 1, tf.int32, seed=seed)
+    return frames[:, y:y + size, x:x + size, :]
+
+
+def center_crop(frames, size: int):
+    shape = tf.shape(frames)
+    y = (shape[1] - size) // 2
+    x = (shape[2] - size) // 2
+    return frames[:, y:y + size, x:x + size, :]
+
+
+def random_flip(frames, probability: float = 0.5, seed=None):
+    """Mirror the whole clip left–right with ``probability``."""
+    flip = tf.random.uniform([], seed=seed) < probability
+    return tf.cond(flip, lambda: tf.reverse(frames, axis=[2]), lambda: frames)
+
+
+def time_mask(frames, length, window: int = 10, stride: int = 25, seed=None):
+    """Adaptive time masking: one mask of up to ``window`` frames per ``stride`` frames of clip.
+
+    Masked frames are replaced by the clip's mean frame value (auto_avsr's AdaptiveTimeMask;
+    0.4 s windows, one per second, at 25 fps).
+    """
+    T = tf.shape(frames)[0]
+    length = tf.minimum(tf.cast(length, tf.int32), T)
+    n = tf.maximum(length // stride, 0)
+    widths = tf.random.uniform([n], 0, window, tf.int32, seed=seed)
+    starts = tf.cast(tf.random.uniform([n], seed=seed) * tf.cast(tf.maximum(length - widths, 1), tf.float32), tf.int32)
+    t = tf.range(T)[:, None]
+    masked = tf.reduce_any((t >= starts[None]) & (t < (starts + widths)[None]), axis=1)
+    mean = tf.reduce_mean(frames[:length])
+    return tf.where(masked[:, None, None, None], tf.cast(mean, frames.dtype), frames)

@@ -1,0 +1,172 @@
+"""The one TFRecord schema of lipkeras: a ``tf.train.Example`` per clip, written and parsed here.
+
+=====================  =========  ==========================================================
+feature                type       content
+=====================  =========  ==========================================================
+clip_id                bytes      stable id, e.g. ``s1/bbaf3s`` (what split lists refer to)
+source                 bytes      the input file's path
+speaker, split         bytes      speaker/actor id; the split this record was written to
+transcript             bytes      normalised text ('' when none)
+label                  bytes      canonical emotion label ('' when none)
+attributes             bytes      JSON of extra fields (all RAVDESS name fields, ...)
+fps                    float      frame rate of the stored frames (25 by default)
+num_frames             int64      T (0 for audio-only records)
+{roi}/frames           bytes      uint8 ``[T, H, W, C]`` raw, roi in {mouth, face}
+{roi}/shape            int64[3]   ``[H, W, C]``
+{roi}/affine           float[6T]  per-frame 2×3 affine: source pixels → ROI pixels
+landmarks/points       float      ``[T, K, 2]`` landmark summary in reference-face units
+landmarks/indices      int64[K]   face-mesh indices of those K points
+landmarks/detected     int64[T]   1 where MediaPipe found the face, 0 where interpolated
+audio/pcm              bytes      int16 little-endian mono PCM ('' when not kept)
+audio/sample_rate      int64      16000 by default
+=====================  =========  ==========================================================
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+ROIS = ("mouth", "face")
+
+
+def _bytes(values):
+    import tensorflow as tf
+
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+
+
+def _ints(values):
+    import tensorflow as tf
+
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v) for v in values]))
+
+
+def _floats(values):
+    import tensorflow as tf
+
+    return tf.train.Feature(float_list=tf.train.FloatList(value=np.asarray(values, np.float32).ravel()))
+
+
+def encode(clip: dict[str, Any]) -> bytes:
+    """Serialise one clip (a dict as built by ``lipkeras.preprocess``) to ``tf.train.Example`` bytes."""
+    import tensorflow as tf
+
+    T = int(clip.get("num_frames", 0))
+    feats = {
+        "clip_id": _bytes([clip["clip_id"].encode()]),
+        "source": _bytes([str(clip.get("source", "")).encode()]),
+        "speaker": _bytes([str(clip.get("speaker", "")).encode()]),
+        "split": _bytes([str(clip.get("split", "")).encode()]),
+        "transcript": _bytes([(clip.get("transcript") or "").encode()]),
+        "label": _bytes([(clip.get("label") or "").encode()]),
+        "attributes": _bytes([json.dumps(clip.get("attributes") or {}, sort_keys=True).encode()]),
+        "fps": _floats([clip.get("fps", 25.0)]),
+        "num_frames": _ints([T]),
+    }
+    for roi in ROIS:
+        if roi in clip:
+            frames = np.ascontiguousarray(clip[roi], np.uint8)
+            if frames.ndim != 4 or frames.shape[0] != T:
+                raise ValueError(f"{roi} frames must be [T={T}, H, W, C], got {frames.shape}")
+            feats[f"{roi}/frames"] = _bytes([frames.tobytes()])
+            feats[f"{roi}/shape"] = _ints(frames.shape[1:])
+            feats[f"{roi}/affine"] = _floats(clip[f"{roi}_affine"])
+    if "landmarks" in clip:
+        feats["landmarks/points"] = _floats(clip["landmarks"])
+        feats["landmarks/indices"] = _ints(clip["landmark_indices"])
+        feats["landmarks/detected"] = _ints(clip["detected"])
+    if clip.get("audio") is not None:
+        feats["audio/pcm"] = _bytes([np.asarray(clip["audio"], "<i2").tobytes()])
+        feats["audio/sample_rate"] = _ints([clip.get("audio_rate", 16000)])
+    return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
+
+
+def feature_spec(rois=("mouth",), audio: bool = False, landmarks: bool = False) -> dict:
+    """``tf.io.parse_single_example`` spec for the parts a reader needs (others are skipped)."""
+    import tensorflow as tf
+
+    s = tf.string
+    spec = {
+        "clip_id": tf.io.FixedLenFeature([], s),
+        "source": tf.io.FixedLenFeature([], s, default_value=""),
+        "speaker": tf.io.FixedLenFeature([], s, default_value=""),
+        "split": tf.io.FixedLenFeature([], s, default_value=""),
+        "transcript": tf.io.FixedLenFeature([], s, default_value=""),
+        "label": tf.io.FixedLenFeature([], s, default_value=""),
+        "attributes": tf.io.FixedLenFeature([], s, default_value="{}"),
+        "fps": tf.io.FixedLenFeature([], tf.float32, default_value=25.0),
+        "num_frames": tf.io.FixedLenFeature([], tf.int64),
+    }
+    for roi in rois:
+        spec[f"{roi}/frames"] = tf.io.FixedLenFeature([], s, default_value="")
+        spec[f"{roi}/shape"] = tf.io.FixedLenFeature([3], tf.int64, default_value=[0, 0, 0])
+    if landmarks:
+        spec["landmarks/points"] = tf.io.VarLenFeature(tf.float32)
+        spec["landmarks/detected"] = tf.io.VarLenFeature(tf.int64)
+    if audio:
+        spec["audio/pcm"] = tf.io.FixedLenFeature([], s, default_value="")
+        spec["audio/sample_rate"] = tf.io.FixedLenFeature([], tf.int64, default_value=16000)
+    return spec
+
+
+def parse(serialized, rois=("mouth",), audio: bool = False, landmarks: bool = False) -> dict:
+    """Parse one serialized example into tensors; frames come back as uint8 ``[T, H, W, C]``."""
+    import tensorflow as tf
+
+    ex = tf.io.parse_single_example(serialized, feature_spec(rois, audio, landmarks))
+    T = tf.cast(ex["num_frames"], tf.int32)
+    out = {k: ex[k] for k in ("clip_id", "source", "speaker", "split", "transcript", "label", "attributes", "fps")}
+    out["num_frames"] = T
+    for roi in rois:
+        shape = tf.cast(ex[f"{roi}/shape"], tf.int32)
+        flat = tf.io.decode_raw(ex[f"{roi}/frames"], tf.uint8)
+        out[roi] = tf.reshape(flat, tf.concat([[tf.size(flat) // tf.maximum(tf.reduce_prod(shape), 1)], shape], 0))
+    if landmarks:
+        out["landmarks"] = tf.reshape(tf.sparse.to_dense(ex["landmarks/points"]), [T, -1, 2])
+        out["detected"] = tf.sparse.to_dense(ex["landmarks/detected"])
+    if audio:
+        out["audio"] = tf.io.decode_raw(ex["audio/pcm"], tf.int16, little_endian=True)
+        out["audio_rate"] = tf.cast(ex["audio/sample_rate"], tf.int32)
+    return out
+
+
+def decode_numpy(serialized: bytes) -> dict[str, Any]:
+    """Everything in a record as Python/NumPy values (for inspection and tests, not for training)."""
+    import tensorflow as tf
+
+    ex = tf.train.Example.FromString(serialized)
+    f = ex.features.feature
+
+    def b(key, default=""):
+        return f[key].bytes_list.value[0].decode() if key in f and f[key].bytes_list.value else default
+
+    T = int(f["num_frames"].int64_list.value[0])
+    out: dict[str, Any] = {
+        "clip_id": b("clip_id"),
+        "source": b("source"),
+        "speaker": b("speaker"),
+        "split": b("split"),
+        "transcript": b("transcript"),
+        "label": b("label"),
+        "attributes": json.loads(b("attributes", "{}") or "{}"),
+        "fps": float(f["fps"].float_list.value[0]),
+        "num_frames": T,
+    }
+    for roi in ROIS:
+        if f"{roi}/frames" in f:
+            shape = tuple(int(v) for v in f[f"{roi}/shape"].int64_list.value)
+            raw = f[f"{roi}/frames"].bytes_list.value[0]
+            out[roi] = np.frombuffer(raw, np.uint8).reshape((T,) + shape)
+            out[f"{roi}_affine"] = np.asarray(f[f"{roi}/affine"].float_list.value, np.float32).reshape(T, 2, 3)
+    if "landmarks/points" in f:
+        idx = np.asarray(f["landmarks/indices"].int64_list.value, np.int64)
+        out["landmark_indices"] = idx
+        out["landmarks"] = np.asarray(f["landmarks/points"].float_list.value, np.float32).reshape(T, len(idx), 2)
+        out["detected"] = np.asarray(f["landmarks/detected"].int64_list.value, np.int64)
+    if "audio/pcm" in f:
+        out["audio"] = np.frombuffer(f["audio/pcm"].bytes_list.value[0], "<i2")
+        out["audio_rate"] = int(f["audio/sample_rate"].int64_list.value[0])
+    return out
