@@ -9,3 +9,38 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
+
+
+import contextlib  # noqa: E402
+import sys  # noqa: E402
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Send file descriptor 2 to /dev/null for a block (C++ libraries that ignore the variables above).
+
+    MediaPipe prints several lines to the raw stderr each time a landmarker is created; per
+    video that would drown the one-line skip reasons users need to see.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (e.g. captured): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow():
+    """``import tensorflow`` without the start-up lines it writes to the raw stderr."""
+    if "tensorflow" not in sys.modules:
+        with native_stderr_silenced():
+            import tensorflow  # noqa: F401
+    return sys.modules["tensorflow"]

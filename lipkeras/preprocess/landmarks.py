@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lipkeras import _quiet  # noqa: F401  (must precede the mediapipe import)
+from lipkeras._quiet import native_stderr_silenced  # (must precede the mediapipe import)
 from lipkeras.paths import FACE_LANDMARKER
 from lipkeras.preprocess.errors import SkipInput
 
@@ -54,7 +54,8 @@ class FaceLandmarker:
     """
 
     def __init__(self, video: bool = True, max_faces: int = 4, model_path: str | Path = FACE_LANDMARKER):
-        from mediapipe.tasks.python import BaseOptions, vision
+        with native_stderr_silenced():
+            from mediapipe.tasks.python import BaseOptions, vision
 
         self._mp_image = __import__("mediapipe").Image
         self._fmt = __import__("mediapipe").ImageFormat.SRGB
@@ -68,7 +69,9 @@ class FaceLandmarker:
             min_tracking_confidence=0.5,
         )
         self._video = video
-        self._landmarker = vision.FaceLandmarker.create_from_options(opts)
+        self._landmarker = None
+        with native_stderr_silenced():
+            self._landmarker = vision.FaceLandmarker.create_from_options(opts)
 
     def close(self) -> None:
         if self._landmarker is not None:

@@ -148,7 +148,7 @@ class VideoReader:
                             t = float(frame.time) if frame.time is not None else n_src / src_fps
                             n_src += 1
                             self.source_frames = n_src
-                            yield from resampler.push(t, frame.to_ndarray(format="rgb24"))
+                            yield from resampler.push(t, _upright(frame))
                     elif aud is not None:
                         for frame in packet.decode():
                             aud.push(frame)
@@ -165,6 +165,17 @@ class VideoReader:
                 self.audio = aud.result()
         finally:
             container.close()
+
+
+def _upright(frame) -> np.ndarray:
+    """RGB array of a frame, turned by its display matrix (phones record portrait video sideways)."""
+    img = frame.to_ndarray(format="rgb24")
+    try:
+        rotation = frame.rotation  # degrees counterclockwise, from the display-matrix side data
+    except (AttributeError, ValueError):
+        return img
+    k = int(round((rotation or 0) / 90.0)) % 4
+    return np.ascontiguousarray(np.rot90(img, k)) if k else img
 
 
 def decode(

@@ -6,7 +6,9 @@ see a random op.
 
 from __future__ import annotations
 
-import tensorflow as tf
+from lipkeras._quiet import import_tensorflow
+
+tf = import_tensorflow()
 
 
 def random_crop(frames, size: int, seed=None):

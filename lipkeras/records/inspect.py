@@ -11,8 +11,9 @@ from lipkeras.records import schema
 
 def iter_records(pattern):
     """Yield raw serialized records from the shards matching ``pattern`` (compression auto-detected)."""
-    import tensorflow as tf
+    from lipkeras._quiet import import_tensorflow
 
+    tf = import_tensorflow()
     for path in rio.list_shards(pattern):
         for raw in tf.data.TFRecordDataset(path, compression_type=rio.compression_of(path)):
             yield path, raw.numpy()

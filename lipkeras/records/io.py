@@ -25,8 +25,9 @@ class AtomicShardWriter:
     """
 
     def __init__(self, path: str | Path, compression: str = "gzip"):
-        import tensorflow as tf
+        from lipkeras._quiet import import_tensorflow
 
+        tf = import_tensorflow()
         self.path = Path(path)
         self.tmp = tmp_name(self.path)
         opts = tf.io.TFRecordOptions(compression_type="GZIP" if compression == "gzip" else "")

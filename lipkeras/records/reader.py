@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import tensorflow as tf
+from lipkeras._quiet import import_tensorflow
+
+tf = import_tensorflow()
 
 from lipkeras.preprocess.labels import EMOTIONS
 from lipkeras.records import augment

@@ -33,26 +33,34 @@ ROIS = ("mouth", "face")
 
 
 def _bytes(values):
-    import tensorflow as tf
+    from lipkeras._quiet import import_tensorflow
+
+    tf = import_tensorflow()
 
     return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
 
 
 def _ints(values):
-    import tensorflow as tf
+    from lipkeras._quiet import import_tensorflow
+
+    tf = import_tensorflow()
 
     return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v) for v in values]))
 
 
 def _floats(values):
-    import tensorflow as tf
+    from lipkeras._quiet import import_tensorflow
+
+    tf = import_tensorflow()
 
     return tf.train.Feature(float_list=tf.train.FloatList(value=np.asarray(values, np.float32).ravel()))
 
 
 def encode(clip: dict[str, Any]) -> bytes:
     """Serialise one clip (a dict as built by ``lipkeras.preprocess``) to ``tf.train.Example`` bytes."""
-    import tensorflow as tf
+    from lipkeras._quiet import import_tensorflow
+
+    tf = import_tensorflow()
 
     T = int(clip.get("num_frames", 0))
     feats = {
@@ -86,7 +94,9 @@ def encode(clip: dict[str, Any]) -> bytes:
 
 def feature_spec(rois=("mouth",), audio: bool = False, landmarks: bool = False) -> dict:
     """``tf.io.parse_single_example`` spec for the parts a reader needs (others are skipped)."""
-    import tensorflow as tf
+    from lipkeras._quiet import import_tensorflow
+
+    tf = import_tensorflow()
 
     s = tf.string
     spec = {
@@ -114,7 +124,9 @@ def feature_spec(rois=("mouth",), audio: bool = False, landmarks: bool = False) 
 
 def parse(serialized, rois=("mouth",), audio: bool = False, landmarks: bool = False) -> dict:
     """Parse one serialized example into tensors; frames come back as uint8 ``[T, H, W, C]``."""
-    import tensorflow as tf
+    from lipkeras._quiet import import_tensorflow
+
+    tf = import_tensorflow()
 
     ex = tf.io.parse_single_example(serialized, feature_spec(rois, audio, landmarks))
     T = tf.cast(ex["num_frames"], tf.int32)
@@ -135,7 +147,9 @@ def parse(serialized, rois=("mouth",), audio: bool = False, landmarks: bool = Fa
 
 def decode_numpy(serialized: bytes) -> dict[str, Any]:
     """Everything in a record as Python/NumPy values (for inspection and tests, not for training)."""
-    import tensorflow as tf
+    from lipkeras._quiet import import_tensorflow
+
+    tf = import_tensorflow()
 
     ex = tf.train.Example.FromString(serialized)
     f = ex.features.feature

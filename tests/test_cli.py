@@ -1,0 +1,59 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def _run(*args, timeout=300):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(p) for p in sys.path if p])
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+@pytest.mark.parametrize("module", [["-m", "lipkeras"], ["-m", "lipkeras.preprocess"]])
+def test_help(module):
+    r = _run(*module, "--help")
+    assert r.returncode == 0 and "usage:" in r.stdout
+
+
+def test_subcommand_help():
+    for sub in ("preprocess", "inspect", "demo"):
+        r = _run("-m", "lipkeras", sub, "--help")
+        assert r.returncode == 0 and sub in r.stdout
+
+
+def test_console_script_is_installed():
+    import shutil
+
+    if shutil.which("lipkeras") is None:
+        pytest.skip("lipkeras console script not on PATH (package not pip-installed)")
+    r = subprocess.run(["lipkeras", "--version"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("lipkeras ")
+
+
+def test_inspect_json_and_png(tiny_records, tmp_path):
+    png = tmp_path / "sheet.png"
+    r = _run("-m", "lipkeras", "inspect", str(tiny_records), "--json", "--png", str(png))
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["count"] == 4 and s["frames_min"] == 5 and s["frames_max"] == 8
+    assert s["rois"]["mouth"] == {"shape": [32, 32, 1], "dtype": "uint8"}
+    assert s["examples"][0]["transcript"] == "bin blue at f two now"
+    assert s["labels"] == {"angry": 1, "happy": 1, "sad": 1}
+    import cv2
+
+    img = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
+    assert img is not None and img.shape == (32, 32 * 5)  # one row of the first clip's 5 frames
+    text = _run("-m", "lipkeras", "inspect", str(tiny_records))
+    assert "4 clips in 2 shards" in text.stdout
+
+
+def test_inspect_errors_are_one_line(tmp_path):
+    r = _run("-m", "lipkeras", "inspect", str(tmp_path))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "no .tfrecord shards" in r.stderr
+    bad = tmp_path / "all-00000-of-00001.tfrecord"
+    bad.write_bytes(b"\x00" * 100)
+    r = _run("-m", "lipkeras", "inspect", str(tmp_path))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "unreadable records" in r.stderr

@@ -1,0 +1,53 @@
+import pytest
+
+from lipkeras.preprocess import labels as lab
+from lipkeras.preprocess.errors import SkipInput
+
+
+def test_grid_align_drops_silence(tmp_path):
+    p = tmp_path / "bbaf3s.align"
+    p.write_text("0 17750 sil\n17750 22500 bin\n22500 27000 blue\n27000 28000 sp\n28000 31000 f\n46750 74500 sil\n")
+    assert lab.read_grid_align(p) == "bin blue f"
+
+
+def test_grid_align_only_silence_is_skipped(tmp_path):
+    p = tmp_path / "x.align"
+    p.write_text("0 100 sil\n")
+    with pytest.raises(SkipInput, match="empty transcript"):
+        lab.read_grid_align(p)
+
+
+def test_lrs_text_line_and_plain_text(tmp_path):
+    lrs = tmp_path / "00001.txt"
+    lrs.write_text("Text:  I HAVE LONG BEEN AN EARNEST ADVOCATE\nConf:  4\n\nWORD START END ASDSCORE\nI 0.1 0.2 1\n")
+    assert lab.read_transcript_txt(lrs) == "i have long been an earnest advocate"
+    plain = tmp_path / "plain.txt"
+    plain.write_text("  Good   Morning \n")
+    assert lab.read_transcript_txt(plain) == "good morning"
+
+
+def test_label_csv(tmp_path):
+    p = tmp_path / "labels.csv"
+    p.write_text("filename,label\n1749006627.mp4,good morning\nsub/x.mp4,hello\n")
+    assert lab.read_label_csv(p) == {"1749006627.mp4": "good morning", "x.mp4": "hello"}
+
+
+def test_ravdess_all_seven_fields():
+    from pathlib import Path
+
+    f = lab.parse_ravdess(Path("Actor_12/02-01-06-02-01-02-12.mp4"))
+    assert f == {"modality": "video-only", "vocal_channel": "speech", "emotion": "fear", "intensity": "strong",
+                 "statement": "kids are talking by the door", "repetition": "2", "actor": "12", "sex": "female"}
+    with pytest.raises(SkipInput, match="not a RAVDESS file name"):
+        lab.parse_ravdess(Path("clip.mp4"))
+    with pytest.raises(SkipInput, match="emotion code 09"):
+        lab.parse_ravdess(Path("03-01-09-01-01-01-01.wav"))
+
+
+def test_emotion_synonyms_are_canonical():
+    assert lab.canonical_emotion("Fearful") == "fear"
+    assert lab.canonical_emotion("surprised") == "surprise"
+    assert lab.canonical_emotion("sadness") == "sad"
+    assert lab.canonical_emotion("anger") == "angry"
+    with pytest.raises(SkipInput, match="unknown emotion"):
+        lab.canonical_emotion("bored")
