@@ -62,6 +62,15 @@ def normalize(frames, length, mode: str | None = "clip", mean: float = FIXED_MEA
     raise ValueError(f"normalize must be 'clip', 'fixed' or None, got {mode!r}")
 
 
+def _parsed(pattern, roi: str, training: bool, seed, split, audio: bool = False) -> tf.data.Dataset:
+    """Parsed records that have frames of ``roi`` (and belong to ``split`` when given)."""
+    ds = records(pattern, shuffle_files=training, seed=seed)
+    ds = ds.map(lambda s: schema.parse(s, rois=(roi,), audio=audio), num_parallel_calls=AUTOTUNE)
+    if split is not None:
+        ds = ds.filter(lambda r: tf.equal(r["split"], split))
+    return ds.filter(lambda r: tf.shape(r[roi])[0] > 0)
+
+
 def _batch(ds, batch_size, padded_shapes, padding_values, bucket_boundaries, length_key, drop_remainder):
     if bucket_boundaries:
         return ds.bucket_by_sequence_length(
@@ -105,12 +114,7 @@ def mouth_dataset(
     records written to that split. ``pad_to_frames`` pads every batch to a fixed T.
     """
     table = vocab.tf_lookup()
-    ds = records(pattern, shuffle_files=training, seed=seed)
-    parse = lambda s: schema.parse(s, rois=("mouth",), audio=include_audio)  # noqa: E731
-    ds = ds.map(parse, num_parallel_calls=AUTOTUNE)
-    if split is not None:
-        ds = ds.filter(lambda r: tf.equal(r["split"], split))
-    ds = ds.filter(lambda r: r["num_frames"] > 0)
+    ds = _parsed(pattern, "mouth", training, seed, split, audio=include_audio)
     if cache:
         ds = ds.cache()
     if training:
@@ -197,11 +201,7 @@ def face_dataset(
     table = (tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tf.constant(names), tf.range(len(names), dtype=tf.int32)), -1)
         if names else None)
-    ds = records(pattern, shuffle_files=training, seed=seed)
-    ds = ds.map(lambda s: schema.parse(s, rois=("face",)), num_parallel_calls=AUTOTUNE)
-    if split is not None:
-        ds = ds.filter(lambda r: tf.equal(r["split"], split))
-    ds = ds.filter(lambda r: tf.shape(r["face"])[0] > 0)
+    ds = _parsed(pattern, "face", training, seed, split)
 
     def with_label(r):
         r["label_id"] = table.lookup(r["label"]) if table is not None else tf.constant(-1, tf.int32)
