@@ -3,18 +3,23 @@
 The package follows the pipeline, one folder per step::
 
     video ──► preprocess/ ──► records/ ──► layers/ ──► models/ ──► train/ ──► decode ──► evaluate ──► export/serve
-              MediaPipe        sharded        (later issues)
-              landmarks,       TFRecords,
-              warp, crops      tf.data readers
+              MediaPipe        sharded        Keras 3      LipNet,     stages,    greedy /   WER, CER    (later)
+              landmarks,       TFRecords,     layers       FastLip-    callbacks  beam CTC   (jiwer)
+              warp, crops      tf.data                     Reader
 
 * ``lipkeras.preprocess``: decode any video, resample to 25 fps, MediaPipe Face Landmarker,
   interpolate + smooth landmarks, similarity-warp to a reference face, crop mouth and face
   ROIs, attach transcripts/labels/audio and write sharded TFRecords with a manifest.
 * ``lipkeras.records``: the one TFRecord schema, the character vocabulary and the
   ``tf.data`` readers (``mouth_dataset``, ``face_dataset``).
+* ``lipkeras.layers`` / ``lipkeras.models``: Keras 3 layers (``keras.ops`` only) and the lip
+  readers (``LipNet`` presets, ``FastLipReader``), CTC loss in ``lipkeras.models.losses``.
+* ``lipkeras.train``: ``python -m lipkeras.train --stage lipnet ...``.
+* ``lipkeras.decode`` (greedy and beam CTC), ``lipkeras.metrics`` / ``lipkeras.evaluate`` (WER,
+  CER), ``lipkeras.lipreader`` (load a model by name, transcribe raw videos).
 * ``lipkeras.visualize``: contact sheets (PNG) and GIFs of clips.
 
-Command line: ``lipkeras --help`` (``preprocess``, ``inspect``, ``demo``).
+Command line: ``lipkeras --help`` (``preprocess``, ``inspect``, ``evaluate``, ``transcribe``, ``demo``).
 """
 
 __version__ = "0.1.0"

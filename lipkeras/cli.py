@@ -1,10 +1,11 @@
-"""The ``lipkeras`` command: ``preprocess``, ``inspect`` and ``demo`` (more stages come with later issues)."""
+"""The ``lipkeras`` command: ``preprocess``, ``inspect``, ``evaluate``, ``transcribe``, ``demo``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def _inspect(args) -> int:
@@ -22,6 +23,79 @@ def _inspect(args) -> int:
         return 2
     print(json.dumps(s) if args.json else format_text(s))
     return 0
+
+
+def _evaluate(args) -> int:
+    from lipkeras import _quiet
+
+    _quiet.import_tensorflow()
+    from lipkeras.evaluate import evaluate, write_csv
+    from lipkeras.lipreader import LipReader
+
+    try:
+        reader = LipReader(args.model)
+        metrics, rows = evaluate(reader, args.data, ids=args.ids, split=args.split, beam_width=args.beam,
+                                 batch_size=args.batch_size)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"lipkeras evaluate: error: {exc}", file=sys.stderr)
+        return 2
+    csv_path = args.csv or f"evaluation/{Path(reader.path).parent.name}_{Path(args.data).name}.csv"
+    metrics["csv"] = str(write_csv(rows, csv_path))
+    worst = sorted(rows, key=lambda r: (-r["wer"], -r["cer"], r["clip_id"]))[: args.worst]
+    metrics["worst"] = [r for r in worst if r["wer"] > 0 or r["cer"] > 0]
+    if args.json:
+        print(json.dumps(metrics))
+        return 0
+    print(f"{metrics['clips']} clips: WER {metrics['wer']:.4f}  CER {metrics['cer']:.4f}  "
+          f"sentence accuracy {metrics['sentence_accuracy']:.4f}  ({metrics['seconds_per_clip'] * 1000:.0f} ms/clip, "
+          f"{'beam ' + str(args.beam) if args.beam > 1 else 'greedy'})")
+    for r in metrics["worst"]:
+        print(f"  {r['clip_id']}: WER {r['wer']:.2f}  ref: {r['reference']!r}  hyp: {r['hypothesis']!r}")
+    print(f"per-clip table: {metrics['csv']}")
+    return 0
+
+
+def _videos(inputs: list[str]) -> list[str]:
+    from lipkeras.preprocess.video import VIDEO_EXTENSIONS
+
+    out = []
+    for i in inputs:
+        p = Path(i)
+        if p.is_dir():
+            out += sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in VIDEO_EXTENSIONS)
+        else:
+            out.append(i)
+    return out
+
+
+def _transcribe(args) -> int:
+    from lipkeras import _quiet
+
+    _quiet.import_tensorflow()
+    from lipkeras.lipreader import LipReader
+    from lipkeras.preprocess.errors import SkipInput
+
+    try:
+        reader = LipReader(args.model)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"lipkeras transcribe: error: {exc}", file=sys.stderr)
+        return 2
+    videos = _videos(args.videos)
+    if not videos:
+        print("lipkeras transcribe: error: no videos found", file=sys.stderr)
+        return 2
+    failed = 0
+    for v in videos:
+        try:
+            r = reader.transcribe(v, beam_width=args.beam)
+        except SkipInput as exc:
+            failed += 1
+            print(f"lipkeras transcribe: {v}: {exc}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"video": v, "error": str(exc), "model": reader.name}), flush=True)
+            continue
+        print(json.dumps(r) if args.json else f"{v}: {r['text']}", flush=True)
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +123,25 @@ def build_parser() -> argparse.ArgumentParser:
                                       "print shapes and a transcript, save a contact sheet of mouth frames.")
     demo.add_argument("--out", default="tfrecords/grid_sample", help="records folder (default tfrecords/grid_sample)")
     demo.add_argument("--workers", type=int, default=None, help="parallel processes (default: all cores)")
+    ev = sub.add_parser("evaluate", help="WER/CER of a lip reader on mouth records",
+                        description="WER, CER (jiwer) and sentence accuracy of a lip reader on mouth records, "
+                                    "a per-clip CSV and the worst cases.")
+    ev.add_argument("--model", default=None, help="model path or name under saved_models/ (default grid_lipreader)")
+    ev.add_argument("--data", required=True, help="records folder, shard file or glob")
+    ev.add_argument("--ids", help="only these clips: a split list file (e.g. lipkeras/splits/grid_s1/test.txt)")
+    ev.add_argument("--split", help="only records written to this split")
+    ev.add_argument("--beam", type=int, default=0, help="CTC beam width (0 or 1: greedy)")
+    ev.add_argument("--batch-size", type=int, default=16)
+    ev.add_argument("--csv", help="per-clip table (default evaluation/<model>_<data>.csv)")
+    ev.add_argument("--worst", type=int, default=5, help="how many worst clips to show")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+
+    tr = sub.add_parser("transcribe", help="read the lips in videos",
+                        description="Preprocess raw videos (same code as preprocess), run a lip reader, decode.")
+    tr.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or folders of videos")
+    tr.add_argument("--model", default=None, help="model path or name under saved_models/ (default grid_lipreader)")
+    tr.add_argument("--beam", type=int, default=0, help="CTC beam width (0 or 1: greedy)")
+    tr.add_argument("--json", action="store_true", help="one JSON object per video")
     return p
 
 
@@ -60,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     if args.command == "inspect":
         return _inspect(args)
+    if args.command == "evaluate":
+        return _evaluate(args)
+    if args.command == "transcribe":
+        return _transcribe(args)
     if args.command == "demo":
         from lipkeras.demo import main as demo_main
 

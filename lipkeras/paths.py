@@ -9,3 +9,14 @@ FACE_LANDMARKER = ASSETS / "face_landmarker.task"
 REFERENCE_FACE = ASSETS / "reference_face.npy"
 SAMPLES = PACKAGE_ROOT / "samples"
 GRID_SAMPLE = SAMPLES / "grid"
+
+
+def saved_models_dirs() -> list[Path]:
+    """Where model names are looked up: $LIPKERAS_MODELS, ./saved_models, the checkout's saved_models/."""
+    import os
+
+    dirs = []
+    if os.environ.get("LIPKERAS_MODELS"):
+        dirs.append(Path(os.environ["LIPKERAS_MODELS"]))
+    dirs += [Path.cwd() / "saved_models", PACKAGE_ROOT.parent / "saved_models"]
+    return dirs

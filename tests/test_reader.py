@@ -98,3 +98,12 @@ def test_face_clips_sampled_frames(tiny_records):
 def test_missing_records_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no .tfrecord shards"):
         mouth_dataset(str(tmp_path))
+
+
+def test_clip_id_filter_from_list_and_file(tiny_records, tmp_path):
+    ds = mouth_dataset(str(tiny_records), batch_size=8, clip_ids=["s1/c1", "s1/c3"])
+    assert sorted(i.decode() for i in next(iter(ds))["clip_id"].numpy()) == ["s1/c1", "s1/c3"]
+    f = tmp_path / "test.txt"
+    f.write_text("s1/c0\n\ns1/c2\n")
+    ds = mouth_dataset(str(tiny_records), batch_size=8, clip_ids=f)
+    assert sorted(i.decode() for i in next(iter(ds))["clip_id"].numpy()) == ["s1/c0", "s1/c2"]

@@ -62,12 +62,26 @@ def normalize(frames, length, mode: str | None = "clip", mean: float = FIXED_MEA
     raise ValueError(f"normalize must be 'clip', 'fixed' or None, got {mode!r}")
 
 
-def _parsed(pattern, roi: str, training: bool, seed, split, audio: bool = False) -> tf.data.Dataset:
-    """Parsed records that have frames of ``roi`` (and belong to ``split`` when given)."""
+def read_ids(clip_ids) -> list[str]:
+    """Clip ids from a list, or from a text file with one id per line (a committed split list)."""
+    if isinstance(clip_ids, (str, bytes)) or hasattr(clip_ids, "__fspath__"):
+        from pathlib import Path
+
+        return [line.strip() for line in Path(clip_ids).read_text().splitlines() if line.strip()]
+    return [str(i) for i in clip_ids]
+
+
+def _parsed(pattern, roi: str, training: bool, seed, split, audio: bool = False, clip_ids=None) -> tf.data.Dataset:
+    """Parsed records that have frames of ``roi`` (in ``split`` and ``clip_ids`` when given)."""
     ds = records(pattern, shuffle_files=training, seed=seed)
     ds = ds.map(lambda s: schema.parse(s, rois=(roi,), audio=audio), num_parallel_calls=AUTOTUNE)
     if split is not None:
         ds = ds.filter(lambda r: tf.equal(r["split"], split))
+    if clip_ids is not None:
+        ids = read_ids(clip_ids)
+        keep = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(tf.constant(ids, tf.string), tf.ones([len(ids)], tf.int32)), 0)
+        ds = ds.filter(lambda r: keep.lookup(r["clip_id"]) > 0)
     return ds.filter(lambda r: tf.shape(r[roi])[0] > 0)
 
 
@@ -105,16 +119,18 @@ def mouth_dataset(
     cache: bool = False,
     include_audio: bool = False,
     split: str | None = None,
+    clip_ids=None,
     seed: int | None = None,
 ) -> tf.data.Dataset:
     """Batches of mouth clips with encoded transcripts (see the module docstring).
 
     ``training`` turns on shuffling and augmentation (random crop, flip, time masking); without
     it, ``crop_size`` is a centre crop and the order is the shards' order. ``split`` keeps only
-    records written to that split. ``pad_to_frames`` pads every batch to a fixed T.
+    records written to that split; ``clip_ids`` (a list or a split-list file) only those clips.
+    ``pad_to_frames`` pads every batch to a fixed T.
     """
     table = vocab.tf_lookup()
-    ds = _parsed(pattern, "mouth", training, seed, split, audio=include_audio)
+    ds = _parsed(pattern, "mouth", training, seed, split, audio=include_audio, clip_ids=clip_ids)
     if cache:
         ds = ds.cache()
     if training:
@@ -185,6 +201,7 @@ def face_dataset(
     drop_remainder: bool = False,
     cache: bool = False,
     split: str | None = None,
+    clip_ids=None,
     seed: int | None = None,
 ) -> tf.data.Dataset:
     """Face images (``mode="frame"``) or face clips (``mode="clip"``) with integer labels.
@@ -201,7 +218,7 @@ def face_dataset(
     table = (tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tf.constant(names), tf.range(len(names), dtype=tf.int32)), -1)
         if names else None)
-    ds = _parsed(pattern, "face", training, seed, split)
+    ds = _parsed(pattern, "face", training, seed, split, clip_ids=clip_ids)
 
     def with_label(r):
         r["label_id"] = table.lookup(r["label"]) if table is not None else tf.constant(-1, tf.int32)

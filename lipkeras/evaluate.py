@@ -1,0 +1,44 @@
+"""``lipkeras evaluate``: WER, CER and sentence accuracy of a lip reader on mouth records."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+
+def evaluate(reader, data: str, ids=None, split: str | None = None, beam_width: int = 0, batch_size: int = 16):
+    """(metrics, rows) where rows are per-clip dicts sorted by clip id."""
+    import time
+
+    from lipkeras.metrics import clip_errors, text_metrics
+    from lipkeras.records import mouth_dataset
+    from lipkeras.train.callbacks import transcribe_dataset
+
+    ds = mouth_dataset(data, batch_size=batch_size, normalization=None, crop_size=reader.meta["crop_size"],
+                       clip_ids=ids, split=split)
+    t0 = time.perf_counter()
+    refs, hyps, clip_ids = transcribe_dataset(reader.model, ds, beam_width)
+    seconds = time.perf_counter() - t0
+    if not refs:
+        raise ValueError(f"{data}: no clips to evaluate (check --ids / --split)")
+    metrics = text_metrics(refs, hyps)
+    metrics.update(model=str(reader.path), data=str(data), beam_width=beam_width,
+                   seconds=round(seconds, 2), seconds_per_clip=round(seconds / len(refs), 4))
+    rows = []
+    for cid, r, h in sorted(zip(clip_ids, refs, hyps)):
+        w, c = clip_errors(r, h)
+        rows.append({"clip_id": cid, "reference": r, "hypothesis": h, "wer": round(w, 4), "cer": round(c, 4)})
+    return metrics, rows
+
+
+def write_csv(rows, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["clip_id", "reference", "hypothesis", "wer", "cer"])
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,132 @@
+"""Use a trained lip reader: load it by name or path, transcribe videos or evaluate on records.
+
+A shipped model is a folder ``saved_models/<name>/`` with ``model.keras`` and ``lipkeras.json``
+(what the model expects: crop size, preprocessing config, vocabulary, preset). A training run's
+``runs/NAME/best.keras`` works too (its ``config.json`` supplies the crop size).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lipkeras.paths import saved_models_dirs
+from lipkeras.records.vocab import DEFAULT, Vocabulary
+
+DEFAULT_MODEL = "grid_lipreader"
+METADATA = "lipkeras.json"
+
+
+def resolve(name_or_path: str | None) -> Path:
+    """The ``.keras`` file of a model given by path (file or folder) or by name under ``saved_models/``."""
+    name = name_or_path or DEFAULT_MODEL
+    candidates = [Path(name)] + [d / name for d in saved_models_dirs()]
+    for c in candidates:
+        if c.is_file() and c.suffix == ".keras":
+            return c
+        if c.is_dir():
+            for f in ("model.keras", "best.keras", "last.keras"):
+                if (c / f).is_file():
+                    return c / f
+    raise FileNotFoundError(f"{name}: no model found (a .keras file, a folder with model.keras, "
+                            f"or a name under {', '.join(str(d) for d in saved_models_dirs())})")
+
+
+def read_metadata(model_file: Path) -> dict:
+    meta = {"crop_size": 88, "mouth_size": 96, "mouth_side": 1.3, "color": "gray", "fps": 25.0,
+            "vocab": DEFAULT.chars, "name": model_file.parent.name}
+    if (model_file.parent / METADATA).is_file():
+        meta.update(json.loads((model_file.parent / METADATA).read_text()))
+    elif (model_file.parent / "config.json").is_file():  # a training run folder
+        cfg = json.loads((model_file.parent / "config.json").read_text())
+        meta["crop_size"] = cfg.get("crop_size", meta["crop_size"])
+        meta["preset"] = cfg.get("model")
+    return meta
+
+
+def prepare_frames(mouth: np.ndarray, crop_size: int) -> np.ndarray:
+    """uint8 mouth frames ``[T, H, W, C]`` → centre crop → float32 in [0, 1] (the reader's eval path)."""
+    T, H, W, _ = mouth.shape
+    if crop_size and crop_size < min(H, W):
+        y, x = (H - crop_size) // 2, (W - crop_size) // 2
+        mouth = mouth[:, y:y + crop_size, x:x + crop_size]
+    return mouth.astype(np.float32) / 255.0
+
+
+class LipReader:
+    """A loaded lip-reading model plus what it needs to read raw videos."""
+
+    def __init__(self, name_or_path: str | None = None):
+        from lipkeras import _quiet
+
+        _quiet.import_tensorflow()
+        import keras
+
+        import lipkeras.layers  # noqa: F401  (registers the custom layers)
+        import lipkeras.models  # noqa: F401
+        from lipkeras.models.losses import CTCLoss  # noqa: F401
+
+        self.path = resolve(name_or_path)
+        self.meta = read_metadata(self.path)
+        self.name = name_or_path or DEFAULT_MODEL
+        self.model = keras.saving.load_model(self.path, compile=False)
+        self.vocab = Vocabulary(self.meta.get("vocab", DEFAULT.chars))
+
+    def preprocess_config(self):
+        from lipkeras.preprocess import PreprocessConfig
+
+        return PreprocessConfig(rois=("mouth",), mouth_size=self.meta["mouth_size"],
+                                mouth_side=self.meta["mouth_side"], color=self.meta["color"],
+                                fps=self.meta["fps"], workers=1)
+
+    def logits(self, mouth_batch: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict_on_batch({"frames": mouth_batch, "frame_lengths": lengths}))
+
+    def read_frames(self, mouth: np.ndarray, beam_width: int = 0) -> str:
+        """Text of one clip of uint8 mouth frames ``[T, H, W, C]`` (as stored in records)."""
+        from lipkeras.decode import decode
+
+        x = prepare_frames(mouth, self.meta["crop_size"])[None]
+        return decode(self.logits(x, np.array([x.shape[1]], np.int32)), beam_width=beam_width, vocab=self.vocab)[0]
+
+    def transcribe(self, video: str | Path, beam_width: int = 0) -> dict:
+        """Preprocess a raw video exactly as ``lipkeras preprocess`` does, read its lips, decode."""
+        from lipkeras.preprocess.process import process_video
+        from lipkeras.preprocess.sources import Item
+
+        t0 = time.perf_counter()
+        clip = process_video(Item(str(video), Path(video).stem), self.preprocess_config())
+        t1 = time.perf_counter()
+        text = self.read_frames(clip["mouth"], beam_width)
+        t2 = time.perf_counter()
+        frames = int(clip["num_frames"])
+        return {"video": str(video), "text": text, "frames": frames, "seconds": round(t2 - t0, 3),
+                "model": self.name, "video_seconds": round(frames / self.meta["fps"], 3),
+                "preprocess_seconds": round(t1 - t0, 3), "model_seconds": round(t2 - t1, 3)}
+
+
+def ship(model_file: str | Path, out_dir: str | Path, preset: str | None = None, crop_size: int = 88,
+         preprocess=None) -> Path:
+    """Copy a trained ``.keras`` model into ``out_dir`` with its ``lipkeras.json`` (atomic writes)."""
+    import os
+    import shutil
+
+    from lipkeras.preprocess import PreprocessConfig
+
+    pre = preprocess or PreprocessConfig(rois=("mouth",))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".model.keras.tmp-{os.getpid()}"
+    shutil.copyfile(model_file, tmp)
+    os.replace(tmp, out / "model.keras")
+    meta = {"name": out.name, "preset": preset, "crop_size": crop_size, "mouth_size": pre.mouth_size,
+            "mouth_side": pre.mouth_side, "color": pre.color, "fps": pre.fps, "vocab": DEFAULT.chars,
+            "input": "mouth frames [B, T, crop, crop, 1] float32 in [0, 1] + frame_lengths [B] int32",
+            "output": "CTC logits [B, T, vocab]; id 0 = blank"}
+    tmpj = out / f".{METADATA}.tmp-{os.getpid()}"
+    tmpj.write_text(json.dumps(meta, indent=2) + "\n")
+    os.replace(tmpj, out / METADATA)
+    return out / "model.keras"

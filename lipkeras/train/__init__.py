@@ -1,0 +1,1 @@
+"""Training stages: ``python -m lipkeras.train --stage lipnet ...`` (more stages in later issues)."""

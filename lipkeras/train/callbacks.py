@@ -1,0 +1,74 @@
+"""Training callbacks: validation WER/CER with decoded examples, and a wall-time budget."""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+
+from lipkeras.decode import decode
+from lipkeras.metrics import text_metrics
+
+
+def transcribe_dataset(model, dataset, beam_width: int = 0):
+    """(references, hypotheses, clip_ids) for every batch of a mouth dataset."""
+    refs, hyps, ids = [], [], []
+    for batch in dataset:
+        logits = model.predict_on_batch({"frames": batch["frames"], "frame_lengths": batch["frame_lengths"]})
+        hyps += decode(np.asarray(logits), batch["frame_lengths"].numpy(), beam_width)
+        refs += [t.decode() for t in batch["transcript"].numpy()]
+        ids += [t.decode() for t in batch["clip_id"].numpy()]
+    return refs, hyps, ids
+
+
+class DecodeMetrics(keras.callbacks.Callback):
+    """Adds ``val_wer``, ``val_cer``, ``val_sentence_accuracy`` to the epoch logs (so checkpoints and
+    the CSV see them) and prints a few decoded validation clips, as the seeds' ProduceExample."""
+
+    def __init__(self, dataset, examples: int = 3, beam_width: int = 0):
+        super().__init__()
+        self.dataset, self.examples, self.beam_width = dataset, examples, beam_width
+
+    def on_epoch_end(self, epoch, logs=None):
+        refs, hyps, _ = transcribe_dataset(self.model, self.dataset, self.beam_width)
+        m = text_metrics(refs, hyps)
+        if logs is not None:
+            logs["val_wer"], logs["val_cer"] = m["wer"], m["cer"]
+            logs["val_sentence_accuracy"] = m["sentence_accuracy"]
+        print(f"\nepoch {epoch + 1}: val WER {m['wer']:.4f}  CER {m['cer']:.4f}  "
+              f"sentences {m['sentence_accuracy']:.3f}", flush=True)
+        for r, h in list(zip(refs, hyps))[: self.examples]:
+            print(f"  ref: {r}\n  hyp: {h}", flush=True)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training once ``minutes`` of wall time have passed (checked after each batch)."""
+
+    def __init__(self, minutes: float):
+        super().__init__()
+        self.seconds = minutes * 60.0
+        self.start = None
+        self.stopped_at = None
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.seconds and time.perf_counter() - self.start > self.seconds:
+            self.model.stop_training = True
+            self.stopped_at = time.perf_counter() - self.start
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds ``epoch_seconds`` (training wall time of the epoch, before validation) to the logs."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._last = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_seconds"] = round(getattr(self, "_last", time.perf_counter()) - self._t, 2)
