@@ -42,4 +42,20 @@ def main(out: str = "tfrecords/grid_sample", workers: int | None = None) -> int:
     png = save_png(frames, Path(out) / "mouth_contact_sheet.png", columns=15)
     gif = save_gif(frames, Path(out) / "mouth.gif")
     print(f"   {raw['clip_id'][0].numpy().decode()}: {png} and {gif}")
+
+    from lipkeras.lipreader import LipReader, resolve
+
+    try:
+        resolve(None)
+    except FileNotFoundError:
+        return 0
+    print("4. transcribe two bundled videos with the shipped grid_lipreader (raw video → text)")
+    reader = LipReader()
+    for video in sorted((GRID_SAMPLE / "s1").glob("*.mp4"))[:2]:
+        r = reader.transcribe(video)
+        ref = (GRID_SAMPLE / "align" / "s1" / f"{video.stem}.align")
+        from lipkeras.preprocess.labels import read_grid_align
+
+        print(f"   {video.name}: {r['text']!r} (truth {read_grid_align(ref)!r}; {r['seconds']:.2f} s "
+              f"for {r['video_seconds']:.1f} s of video)")
     return 0

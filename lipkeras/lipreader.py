@@ -112,15 +112,19 @@ def ship(model_file: str | Path, out_dir: str | Path, preset: str | None = None,
          preprocess=None) -> Path:
     """Copy a trained ``.keras`` model into ``out_dir`` with its ``lipkeras.json`` (atomic writes)."""
     import os
-    import shutil
 
     from lipkeras.preprocess import PreprocessConfig
 
     pre = preprocess or PreprocessConfig(rois=("mouth",))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".model.keras.tmp-{os.getpid()}"
-    shutil.copyfile(model_file, tmp)
+    import keras
+
+    import lipkeras.models  # noqa: F401  (registers the classes)
+
+    model = keras.saving.load_model(model_file, compile=False)  # drops the optimizer state
+    tmp = out / f".model.tmp-{os.getpid()}.keras"
+    model.save(tmp)
     os.replace(tmp, out / "model.keras")
     meta = {"name": out.name, "preset": preset, "crop_size": crop_size, "mouth_size": pre.mouth_size,
             "mouth_side": pre.mouth_side, "color": pre.color, "fps": pre.fps, "vocab": DEFAULT.chars,

@@ -28,22 +28,22 @@ def shipped():
     return SHIPPED
 
 
-def test_transcribe_bundled_clip_and_a_faceless_video(shipped, grid_sample, tmp_path):
-    """A GRID sentence has six words; a video without a face errors alone, the others still run."""
+def test_transcribe_bundled_clips_and_a_faceless_video(shipped, grid_sample, tmp_path):
+    """GRID sentences have six words; a video without a face errors alone, the others still run."""
     folder = tmp_path / "videos"
-    folder.mkdir()
-    shutil.copy(grid_sample / "s1" / "lgwa1a.mp4", folder)
+    shutil.copytree(grid_sample / "s1", folder)
     write_video(folder / "noface.mp4", np.full((10, 64, 64, 3), 90, np.uint8))
-    r = _run("transcribe", str(folder), str(grid_sample / "s1" / "bbaf3s.mp4"), "--json", cwd=tmp_path)
+    r = _run("transcribe", str(folder), "--json", cwd=tmp_path)
     assert r.returncode == 1  # one video failed
     lines = [json.loads(line) for line in r.stdout.splitlines()]
-    assert len(lines) == 3
+    assert len(lines) == 11
     by_name = {os.path.basename(d["video"]): d for d in lines}
-    assert "no face detected" in by_name["noface.mp4"]["error"]
-    for name in ("lgwa1a.mp4", "bbaf3s.mp4"):
-        d = by_name[name]
+    assert "no face detected" in by_name.pop("noface.mp4")["error"]
+    for d in by_name.values():
         assert d["model"] == "grid_lipreader" and d["frames"] == 75 and d["seconds"] > 0
-        assert len(d["text"].split()) == 6, d["text"]
+    # The shipped v1 model is at 12 % test WER: most, not all, sentences come out with six words.
+    six = sum(len(d["text"].split()) == 6 for d in by_name.values())
+    assert six >= 8, [d["text"] for d in by_name.values()]
     assert "noface.mp4: no face detected" in r.stderr and "Traceback" not in r.stderr
 
 
