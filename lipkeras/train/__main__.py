@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     fields = load_fields(args.config) if args.config else {}
     fields.update({k: v for k, v in vars(args).items() if v is not None and k != "config"})
-    for k in ("train_ids", "val_ids", "test_ids", "train_split", "val_split"):
+    for k in ("train_ids", "val_ids", "test_ids", "train_split", "val_split", "init_from"):
         if fields.get(k) in ("", "none", "None"):
             fields[k] = None
     try:

@@ -40,6 +40,7 @@ class LipReadingConfig:
     strategy: str = "none"
     seed: int = 0
     cache: bool = True
+    init_from: str | None = None  # start from the weights of this .keras model (fine-tune / continue)
 
     def __post_init__(self):
         if self.stage != "lipnet":

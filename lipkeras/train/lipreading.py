@@ -73,6 +73,11 @@ def train(cfg: LipReadingConfig) -> dict:
     with strategy.scope():
         model = build_and_compile(cfg, steps)
     print(f"model {cfg.model}: {model.count_params():,} parameters", flush=True)
+    if cfg.init_from:
+        import lipkeras.models  # noqa: F401
+
+        model.set_weights(keras.saving.load_model(cfg.init_from, compile=False).get_weights())
+        print(f"initialised from {cfg.init_from}", flush=True)
 
     fit_ds = train_ds.map(as_xy).repeat()
     budget = TimeBudget(cfg.max_minutes)
