@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import keras
 
+from lipkeras.models.base import ConfigModel
 from lipkeras.layers import CTCHead, FrameFold, FrameUnfold, MouthPreprocessing, SequenceMask
 from lipkeras.models.lipnet import bidirectional_stack, frame_inputs
 
@@ -22,7 +23,7 @@ def _conv_bn_relu(x, filters, kernel, name, strides=1):
 
 
 @keras.saving.register_keras_serializable(package="lipkeras")
-class FastLipReader(keras.Model):
+class FastLipReader(ConfigModel):
     def __init__(
         self,
         vocab_size=40,
@@ -67,10 +68,3 @@ class FastLipReader(keras.Model):
             temporal_kernel=temporal_kernel, rnn_units=rnn_units, rnn_layers=rnn_layers, dropout=dropout,
             normalization=normalization,
         )
-
-    def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, **self.config}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

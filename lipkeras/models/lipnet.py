@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from lipkeras.models.base import ConfigModel
 from lipkeras.layers import CTCHead, FrameFold, FrameUnfold, MouthPreprocessing, SequenceMask
 
 
@@ -25,7 +26,7 @@ def bidirectional_stack(x, mask, rnn_type, units, layers, dropout, prefix):
 
 
 @keras.saving.register_keras_serializable(package="lipkeras")
-class LipNet(keras.Model):
+class LipNet(ConfigModel):
     """The LipNet family. Constructor arguments are the config (``get_config`` returns them).
 
     Presets (``lipkeras.models.PRESETS``): ``lipnet_paper`` (Conv3D 32/64/96, BiGRU 256 ×2,
@@ -69,10 +70,3 @@ class LipNet(keras.Model):
             rnn_type=rnn_type, rnn_units=rnn_units, rnn_layers=rnn_layers, rnn_dropout=rnn_dropout,
             normalization=normalization,
         )
-
-    def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, **self.config}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
