@@ -15,7 +15,6 @@ Records: ``lipkeras preprocess ../shared/data/grid tfrecords/grid_s1 --dataset g
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -170,11 +169,11 @@ def main() -> int:
         print(f"[shipped {args.shipped}] test WER {s['wer']:.4f} CER {s['cer']:.4f} sentences "
               f"{s['sentence_accuracy']:.3f} (beam 10: WER {s['beam10']['wer']:.4f} CER {s['beam10']['cer']:.4f}), "
               f"RTF model {s['rtf_model']:.4f}, with preprocessing {s['rtf_with_preprocessing']:.3f}", flush=True)
+    from lipkeras.records.io import write_json_atomic
+
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_json_atomic(path, result)
     print(f"wrote {path}")
     return 0
 

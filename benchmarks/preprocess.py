@@ -11,7 +11,6 @@ figures and writes them to ``benchmarks/results/preprocess.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -113,11 +112,11 @@ def main() -> int:
             result["read"].append(r)
             print(f"read training={training}: " + ", ".join(
                 f"{k} {v['clips_per_second']} clips/s" for k, v in r.items() if k.startswith("epoch")), flush=True)
+    from lipkeras.records.io import write_json_atomic
+
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = path.with_suffix(".json.tmp")
-    tmp_path.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp_path, path)
+    write_json_atomic(path, result)
     print(f"wrote {path}")
     return 0
 
