@@ -50,7 +50,6 @@ def build_and_compile(cfg: LipReadingConfig, steps_per_epoch: int):
 
 def train(cfg: LipReadingConfig) -> dict:
     import keras
-    import tensorflow as tf
 
     from lipkeras.train.callbacks import DecodeMetrics, EpochTimer, TimeBudget
     from lipkeras.train.strategy import get_strategy
@@ -109,5 +108,4 @@ def train(cfg: LipReadingConfig) -> dict:
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary), flush=True)
-    del tf
     return summary
