@@ -4,6 +4,7 @@ Imported (for its side effect) before either library is loaded; users who want t
 back set the variables themselves.
 """
 
+import logging
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -43,4 +44,6 @@ def import_tensorflow():
     if "tensorflow" not in sys.modules:
         with native_stderr_silenced():
             import tensorflow  # noqa: F401
+        # tf.function retracing notices (beam search feeds a few prefix shapes on purpose) are noise.
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     return sys.modules["tensorflow"]

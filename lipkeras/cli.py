@@ -35,7 +35,7 @@ def _evaluate(args) -> int:
     try:
         reader = LipReader(args.model)
         metrics, rows = evaluate(reader, args.data, ids=args.ids, split=args.split, beam_width=args.beam,
-                                 batch_size=args.batch_size)
+                                 batch_size=args.batch_size, lm_weight=args.lm_weight, ctc_weight=args.ctc_weight)
     except (FileNotFoundError, ValueError) as exc:
         print(f"lipkeras evaluate: error: {exc}", file=sys.stderr)
         return 2
@@ -48,11 +48,18 @@ def _evaluate(args) -> int:
         return 0
     print(f"{metrics['clips']} clips: WER {metrics['wer']:.4f}  CER {metrics['cer']:.4f}  "
           f"sentence accuracy {metrics['sentence_accuracy']:.4f}  ({metrics['seconds_per_clip'] * 1000:.0f} ms/clip, "
-          f"{'beam ' + str(args.beam) if args.beam > 1 else 'greedy'})")
+          f"{_decoding_text(reader, metrics)})")
     for r in metrics["worst"]:
         print(f"  {r['clip_id']}: WER {r['wer']:.2f}  ref: {r['reference']!r}  hyp: {r['hypothesis']!r}")
     print(f"per-clip table: {metrics['csv']}")
     return 0
+
+
+def _decoding_text(reader, metrics) -> str:
+    if reader.kind == "crossmodal":
+        return (f"attention beam {metrics['beam_width']}, LM weight {metrics['lm_weight']}, "
+                f"CTC weight {metrics['ctc_weight']}")
+    return f"CTC beam {metrics['beam_width']}" if metrics["beam_width"] > 1 else "greedy CTC"
 
 
 def _videos(inputs: list[str]) -> list[str]:
@@ -77,6 +84,8 @@ def _transcribe(args) -> int:
 
     try:
         reader = LipReader(args.model)
+        if reader.kind == "crossmodal":
+            reader.decoding_config(args.beam, args.lm_weight, args.ctc_weight)  # fail early on bad options
     except (FileNotFoundError, ValueError) as exc:
         print(f"lipkeras transcribe: error: {exc}", file=sys.stderr)
         return 2
@@ -87,7 +96,7 @@ def _transcribe(args) -> int:
     failed = 0
     for v in videos:
         try:
-            r = reader.transcribe(v, beam_width=args.beam)
+            r = reader.transcribe(v, beam_width=args.beam, lm_weight=args.lm_weight, ctc_weight=args.ctc_weight)
         except SkipInput as exc:
             failed += 1
             print(f"lipkeras transcribe: {v}: {exc}", file=sys.stderr)
@@ -130,7 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", required=True, help="records folder, shard file or glob")
     ev.add_argument("--ids", help="only these clips: a split list file (e.g. lipkeras/splits/grid_s1/test.txt)")
     ev.add_argument("--split", help="only records written to this split")
-    ev.add_argument("--beam", type=int, default=0, help="CTC beam width (0 or 1: greedy)")
+    ev.add_argument("--beam", type=int, default=0,
+                    help="beam width: CTC models 0/1 = greedy; cross-modal models 0 = the model's default")
+    ev.add_argument("--lm-weight", type=float, default=None,
+                    help="cross-modal models: weight of the character LM in shallow fusion (default: the model's)")
+    ev.add_argument("--ctc-weight", type=float, default=None,
+                    help="cross-modal models: weight of the CTC prefix score (default: the model's)")
     ev.add_argument("--batch-size", type=int, default=16)
     ev.add_argument("--csv", help="per-clip table (default evaluation/<model>_<data>.csv)")
     ev.add_argument("--worst", type=int, default=5, help="how many worst clips to show")
@@ -140,7 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Preprocess raw videos (same code as preprocess), run a lip reader, decode.")
     tr.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or folders of videos")
     tr.add_argument("--model", default=None, help="model path or name under saved_models/ (default grid_lipreader)")
-    tr.add_argument("--beam", type=int, default=0, help="CTC beam width (0 or 1: greedy)")
+    tr.add_argument("--beam", type=int, default=0,
+                    help="beam width: CTC models 0/1 = greedy; cross-modal models 0 = the model's default")
+    tr.add_argument("--lm-weight", type=float, default=None,
+                    help="cross-modal models: weight of the character LM in shallow fusion (default: the model's)")
+    tr.add_argument("--ctc-weight", type=float, default=None,
+                    help="cross-modal models: weight of the CTC prefix score (default: the model's)")
     tr.add_argument("--json", action="store_true", help="one JSON object per video")
     return p
 

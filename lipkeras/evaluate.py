@@ -7,8 +7,13 @@ import os
 from pathlib import Path
 
 
-def evaluate(reader, data: str, ids=None, split: str | None = None, beam_width: int = 0, batch_size: int = 16):
-    """(metrics, rows) where rows are per-clip dicts sorted by clip id."""
+def evaluate(reader, data: str, ids=None, split: str | None = None, beam_width: int = 0, batch_size: int = 16,
+             lm_weight: float | None = None, ctc_weight: float | None = None):
+    """(metrics, rows) where rows are per-clip dicts sorted by clip id.
+
+    CTC models decode greedily (``beam_width`` ≤ 1) or by CTC beam search; cross-modal models by
+    attention beam search with their default (or the given) beam, LM and CTC weights.
+    """
     import time
 
     from lipkeras.metrics import clip_errors, text_metrics
@@ -18,12 +23,18 @@ def evaluate(reader, data: str, ids=None, split: str | None = None, beam_width: 
     ds = mouth_dataset(data, batch_size=batch_size, normalization=None, crop_size=reader.meta["crop_size"],
                        clip_ids=ids, split=split)
     t0 = time.perf_counter()
-    refs, hyps, clip_ids = transcribe_dataset(reader.model, ds, beam_width)
+    refs, hyps, clip_ids = transcribe_dataset(reader.model, ds, recognize=reader.text_recognizer(beam_width, lm_weight,
+                                                                                                ctc_weight))
     seconds = time.perf_counter() - t0
     if not refs:
         raise ValueError(f"{data}: no clips to evaluate (check --ids / --split)")
     metrics = text_metrics(refs, hyps)
-    metrics.update(model=str(reader.path), data=str(data), beam_width=beam_width,
+    decoding = {"beam_width": beam_width}
+    if reader.kind == "crossmodal":
+        import dataclasses
+
+        decoding = dataclasses.asdict(reader.decoding_config(beam_width, lm_weight, ctc_weight))
+    metrics.update(model=str(reader.path), data=str(data), **decoding,
                    seconds=round(seconds, 2), seconds_per_clip=round(seconds / len(refs), 4))
     rows = []
     for cid, r, h in sorted(zip(clip_ids, refs, hyps)):

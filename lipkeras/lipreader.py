@@ -43,7 +43,9 @@ def read_metadata(model_file: Path) -> dict:
     elif (model_file.parent / "config.json").is_file():  # a training run folder
         cfg = json.loads((model_file.parent / "config.json").read_text())
         meta["crop_size"] = cfg.get("crop_size", meta["crop_size"])
-        meta["preset"] = cfg.get("model")
+        meta["preset"] = cfg.get("model") or cfg.get("preset")
+        if cfg.get("stage") == "integrate" and (model_file.parent / "lm.keras").is_file():
+            meta["lm"] = "lm.keras"
     return meta
 
 
@@ -66,7 +68,7 @@ class LipReader:
         import keras
 
         import lipkeras.layers  # noqa: F401  (registers the custom layers)
-        import lipkeras.models  # noqa: F401
+        import lipkeras.models
         from lipkeras.models.losses import CTCLoss  # noqa: F401
 
         self.path = resolve(name_or_path)
@@ -74,6 +76,49 @@ class LipReader:
         self.name = name_or_path or DEFAULT_MODEL
         self.model = keras.saving.load_model(self.path, compile=False)
         self.vocab = Vocabulary(self.meta.get("vocab", DEFAULT.chars))
+        self.kind = "crossmodal" if isinstance(self.model, lipkeras.models.CrossModalReader) else "ctc"
+        self.recognizer = self.lm = None
+        if self.kind == "crossmodal":
+            from lipkeras.decode.crossmodal import CrossModalRecognizer, DecodingConfig
+
+            lm_file = self.path.parent / self.meta["lm"] if self.meta.get("lm") else None
+            if lm_file is not None and lm_file.is_file():
+                self.lm = keras.saving.load_model(lm_file, compile=False)
+            self.recognizer = CrossModalRecognizer(self.model, self.lm, self.vocab)
+            self.decoding = DecodingConfig(**self.meta.get("decoding", {}))
+            if self.lm is None:
+                self.decoding.lm_weight = 0.0
+
+    def decoding_config(self, beam_width: int = 0, lm_weight: float | None = None, ctc_weight: float | None = None):
+        """The model's default attention decoding with any of these overridden (cross-modal models)."""
+        import dataclasses
+
+        cfg = dataclasses.replace(self.decoding)
+        if beam_width and beam_width > 0:
+            cfg.beam_width = beam_width
+        if lm_weight is not None:
+            if lm_weight and self.lm is None:
+                raise ValueError(f"{self.name}: no language model ships with this model (--lm-weight needs one)")
+            cfg.lm_weight = lm_weight
+        if ctc_weight is not None:
+            cfg.ctc_weight = ctc_weight
+        return cfg
+
+    def recognize_batch(self, frames: np.ndarray, lengths: np.ndarray, beam_width: int = 0,
+                        lm_weight: float | None = None, ctc_weight: float | None = None) -> list[dict]:
+        """One dict per clip: ``text`` (+ ``score``, ``lm_score``, ``char_logprobs``… for cross-modal models)."""
+        from lipkeras.decode import decode
+
+        if self.kind == "crossmodal":
+            return self.recognizer.recognize(frames, lengths, self.decoding_config(beam_width, lm_weight, ctc_weight))
+        texts = decode(self.logits(frames, lengths), lengths, beam_width=beam_width, vocab=self.vocab)
+        return [{"text": t} for t in texts]
+
+    def text_recognizer(self, beam_width: int = 0, lm_weight: float | None = None, ctc_weight: float | None = None):
+        """``recognize(model, frames, lengths) → texts`` for ``transcribe_dataset``."""
+        def recognize(model, frames, lengths):
+            return [r["text"] for r in self.recognize_batch(frames, lengths, beam_width, lm_weight, ctc_weight)]
+        return recognize
 
     def preprocess_config(self):
         from lipkeras.preprocess import PreprocessConfig
@@ -85,14 +130,15 @@ class LipReader:
     def logits(self, mouth_batch: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         return np.asarray(self.model.predict_on_batch({"frames": mouth_batch, "frame_lengths": lengths}))
 
-    def read_frames(self, mouth: np.ndarray, beam_width: int = 0) -> str:
-        """Text of one clip of uint8 mouth frames ``[T, H, W, C]`` (as stored in records)."""
-        from lipkeras.decode import decode
-
+    def read_clip(self, mouth: np.ndarray, beam_width: int = 0, **decoding) -> dict:
+        """Text (and scores) of one clip of uint8 mouth frames ``[T, H, W, C]`` (as stored in records)."""
         x = prepare_frames(mouth, self.meta["crop_size"])[None]
-        return decode(self.logits(x, np.array([x.shape[1]], np.int32)), beam_width=beam_width, vocab=self.vocab)[0]
+        return self.recognize_batch(x, np.array([x.shape[1]], np.int32), beam_width, **decoding)[0]
 
-    def transcribe(self, video: str | Path, beam_width: int = 0) -> dict:
+    def read_frames(self, mouth: np.ndarray, beam_width: int = 0, **decoding) -> str:
+        return self.read_clip(mouth, beam_width, **decoding)["text"]
+
+    def transcribe(self, video: str | Path, beam_width: int = 0, **decoding) -> dict:
         """Preprocess a raw video exactly as ``lipkeras preprocess`` does, read its lips, decode."""
         from lipkeras.preprocess.process import process_video
         from lipkeras.preprocess.sources import Item
@@ -100,12 +146,14 @@ class LipReader:
         t0 = time.perf_counter()
         clip = process_video(Item(str(video), Path(video).stem), self.preprocess_config())
         t1 = time.perf_counter()
-        text = self.read_frames(clip["mouth"], beam_width)
+        read = self.read_clip(clip["mouth"], beam_width, **decoding)
         t2 = time.perf_counter()
         frames = int(clip["num_frames"])
-        return {"video": str(video), "text": text, "frames": frames, "seconds": round(t2 - t0, 3),
-                "model": self.name, "video_seconds": round(frames / self.meta["fps"], 3),
-                "preprocess_seconds": round(t1 - t0, 3), "model_seconds": round(t2 - t1, 3)}
+        out = {"video": str(video), "text": read.pop("text"), "frames": frames, "seconds": round(t2 - t0, 3),
+               "model": self.name, "video_seconds": round(frames / self.meta["fps"], 3),
+               "preprocess_seconds": round(t1 - t0, 3), "model_seconds": round(t2 - t1, 3)}
+        out.update(read)
+        return out
 
 
 def ship(model_file: str | Path, out_dir: str | Path, preset: str | None = None, crop_size: int = 88,

@@ -30,6 +30,17 @@ def grid_sample() -> Path:
     return GRID_SAMPLE
 
 
+@pytest.fixture(scope="session")
+def sample_records(tmp_path_factory, grid_sample) -> Path:
+    """Mouth records of 4 real GRID clips (the bundled sample), made once per test session."""
+    from lipkeras.preprocess import PreprocessConfig, run
+
+    root = make_grid_layout(tmp_path_factory.mktemp("g"), sorted((grid_sample / "s1").glob("*.mp4"))[:4])
+    out = tmp_path_factory.mktemp("rec")
+    run(root, out, PreprocessConfig(dataset="grid", workers=1, rois=("mouth",)), progress=False)
+    return out
+
+
 def make_grid_layout(root: Path, clips: list[Path], align_dir_name: str = "align") -> Path:
     """Copy GRID clips into ``root/s1`` with alignments in ``root/<align_dir_name>/s1``."""
     (root / "s1").mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,29 @@
-"""Keras 3 layers (``keras.ops`` only inside; each has ``get_config`` and an explicit ``build``)."""
+"""Keras 3 layers (``keras.ops`` only inside; each has ``get_config`` and an explicit ``build``).
 
+Lip readers: ``SequenceMask``, ``MouthPreprocessing``, ``FrameFold``/``FrameUnfold``, ``CTCHead``,
+``PadToBlank``. The cross-modal reader: ``Conv3DStem`` → ``ResNetTrunk`` (of ``ResidualBlock``)
+→ ``LocalPoolAttention`` per scale → ``WeightedDynamicAggregation`` → ``PositionwiseFeedForward``
+(post-FFN) = multi-motion context; ``TransformerDecoder`` (of ``TransformerDecoderLayer``, with
+``SinusoidalPositionEncoding``) as the character language model and attention decoder.
+"""
+
+from lipkeras.layers.conv3d_stem import Conv3DStem
 from lipkeras.layers.ctc_head import CTCHead
+from lipkeras.layers.local_pool_attention import LocalPoolAttention
 from lipkeras.layers.mouth_preprocessing import MouthPreprocessing
+from lipkeras.layers.pad_to_blank import PadToBlank
+from lipkeras.layers.position_encoding import SinusoidalPositionEncoding
+from lipkeras.layers.position_wise_feed_forward import PositionwiseFeedForward
+from lipkeras.layers.residual_block import ResidualBlock
+from lipkeras.layers.resnet_trunk import ResNetTrunk
 from lipkeras.layers.sequence_mask import SequenceMask
 from lipkeras.layers.time_distributed_2d import FrameFold, FrameUnfold
+from lipkeras.layers.transformer_decoder import TransformerDecoder
+from lipkeras.layers.transformer_decoder_layer import TransformerDecoderLayer
+from lipkeras.layers.weighted_dynamic_aggregation import WeightedDynamicAggregation
 
-__all__ = ["CTCHead", "MouthPreprocessing", "SequenceMask", "FrameFold", "FrameUnfold"]
+__all__ = [
+    "CTCHead", "Conv3DStem", "FrameFold", "FrameUnfold", "LocalPoolAttention", "MouthPreprocessing", "PadToBlank",
+    "PositionwiseFeedForward", "ResNetTrunk", "ResidualBlock", "SequenceMask", "SinusoidalPositionEncoding",
+    "TransformerDecoder", "TransformerDecoderLayer", "WeightedDynamicAggregation",
+]

@@ -1,5 +1,6 @@
 import keras
-from keras import ops
+
+from lipkeras.layers.pad_to_blank import pin_padding_to_blank
 
 
 @keras.saving.register_keras_serializable(package="lipkeras")
@@ -23,12 +24,7 @@ class CTCHead(keras.layers.Layer):
         self.built = True
 
     def call(self, x, mask=None):
-        logits = ops.cast(self.dense(x), "float32")
-        if mask is None:
-            return logits
-        blank = ops.where(ops.arange(self.vocab_size) == self.blank_index, 0.0, -1e4)
-        keep = ops.expand_dims(ops.cast(mask, "bool"), -1)
-        return ops.where(keep, logits, ops.cast(blank, "float32")[None, None, :])
+        return pin_padding_to_blank(self.dense(x), mask, self.vocab_size, self.blank_index)
 
     def compute_mask(self, x, mask=None):
         return None  # the padding is encoded in the logits themselves

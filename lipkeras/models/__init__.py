@@ -1,11 +1,27 @@
-"""Lip-reading models: ``LipNet`` (the design's baseline, two presets) and ``FastLipReader``.
+"""Lip-reading models.
 
-Every model takes ``{"frames": [B, T, H, W, C] in [0, 1], "frame_lengths": [B]}`` and returns
-per-frame CTC logits ``[B, T, vocab]`` (blank = 0; padded frames forced to the blank).
+CTC lip readers (``--stage lipnet``): ``LipNet`` (the design's baseline, two presets) and
+``FastLipReader``; each takes ``{"frames": [B, T, H, W, C] in [0, 1], "frame_lengths": [B]}`` and
+returns per-frame CTC logits ``[B, T, vocab]`` (blank = 0; padded frames forced to the blank).
+
+The cross-modal reader of the design, built piece-wise: ``CharLanguageModel`` (``--stage
+decoder``), ``VisualCTCReader`` = ``MultiMotionEncoder`` + GRU + the decoder's frozen output
+layer (``--stage visual``), and ``CrossModalReader`` joining them by cross-attention
+(``--stage integrate``); sizes in ``CROSSMODAL_PRESETS``.
 """
 
+from lipkeras.models.char_language_model import CharLanguageModel
+from lipkeras.models.crossmodal_presets import (CROSSMODAL_PRESETS, build_crossmodal, build_language_model,
+                                                build_visual_reader)
+from lipkeras.models.crossmodal_reader import CrossModalReader
 from lipkeras.models.fast_lipreader import FastLipReader
 from lipkeras.models.lipnet import LipNet
+from lipkeras.models.multi_motion_encoder import MultiMotionEncoder
 from lipkeras.models.presets import PRESETS, build_model
+from lipkeras.models.visual_ctc_reader import VisualCTCReader
 
-__all__ = ["LipNet", "FastLipReader", "PRESETS", "build_model"]
+__all__ = [
+    "LipNet", "FastLipReader", "PRESETS", "build_model", "CharLanguageModel", "MultiMotionEncoder",
+    "VisualCTCReader", "CrossModalReader", "CROSSMODAL_PRESETS", "build_language_model", "build_visual_reader",
+    "build_crossmodal",
+]

@@ -23,3 +23,33 @@ class CTCLoss(keras.losses.Loss):
         shape = ops.shape(y_pred)
         out_len = ops.full((shape[0],), shape[1], dtype="int32")
         return ops.ctc_loss(y_true, ops.cast(y_pred, "float32"), label_len, out_len, mask_index=Vocabulary.BLANK)
+
+
+@keras.saving.register_keras_serializable(package="lipkeras")
+class MaskedCrossEntropy(keras.losses.Loss):
+    """Next-character cross-entropy on logits ``[B, L, V]``, ignoring ``pad_id`` targets.
+
+    ``label_smoothing`` spreads ε of the target mass uniformly. ``per_token=True`` averages over
+    each sequence's real tokens (a language model's nats per character); ``False`` sums them, so
+    the loss is on the same per-utterance scale as CTC when the two are mixed.
+    """
+
+    def __init__(self, label_smoothing=0.0, per_token=True, pad_id=Vocabulary.PAD, name="masked_ce",
+                 reduction="sum_over_batch_size", **kwargs):
+        super().__init__(name=name, reduction=reduction, **kwargs)
+        self.label_smoothing, self.per_token, self.pad_id = float(label_smoothing), bool(per_token), int(pad_id)
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, "int32")
+        logp = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
+        nll = -ops.squeeze(ops.take_along_axis(logp, ops.expand_dims(y_true, -1), axis=-1), -1)
+        if self.label_smoothing:
+            nll = (1 - self.label_smoothing) * nll - self.label_smoothing * ops.mean(logp, axis=-1)
+        mask = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
+        total = ops.sum(nll * mask, axis=-1)
+        return total / ops.maximum(ops.sum(mask, axis=-1), 1.0) if self.per_token else total
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(label_smoothing=self.label_smoothing, per_token=self.per_token, pad_id=self.pad_id)
+        return config

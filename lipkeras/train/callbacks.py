@@ -11,12 +11,23 @@ from lipkeras.decode import decode
 from lipkeras.metrics import text_metrics
 
 
-def transcribe_dataset(model, dataset, beam_width: int = 0):
-    """(references, hypotheses, clip_ids) for every batch of a mouth dataset."""
+def ctc_recognizer(beam_width: int = 0):
+    """``recognize(model, frames, lengths) → texts`` for CTC models (greedy, or beam if ``beam_width`` > 1)."""
+    def recognize(model, frames, lengths):
+        logits = model.predict_on_batch({"frames": frames, "frame_lengths": lengths})
+        return decode(np.asarray(logits), np.asarray(lengths), beam_width)
+    return recognize
+
+
+def transcribe_dataset(model, dataset, beam_width: int = 0, recognize=None):
+    """(references, hypotheses, clip_ids) for every batch of a mouth dataset.
+
+    ``recognize(model, frames, lengths) → texts`` decodes a batch (default: CTC, ``beam_width``).
+    """
+    recognize = recognize or ctc_recognizer(beam_width)
     refs, hyps, ids = [], [], []
     for batch in dataset:
-        logits = model.predict_on_batch({"frames": batch["frames"], "frame_lengths": batch["frame_lengths"]})
-        hyps += decode(np.asarray(logits), batch["frame_lengths"].numpy(), beam_width)
+        hyps += recognize(model, batch["frames"].numpy(), batch["frame_lengths"].numpy())
         refs += [t.decode() for t in batch["transcript"].numpy()]
         ids += [t.decode() for t in batch["clip_id"].numpy()]
     return refs, hyps, ids
@@ -26,12 +37,12 @@ class DecodeMetrics(keras.callbacks.Callback):
     """Adds ``val_wer``, ``val_cer``, ``val_sentence_accuracy`` to the epoch logs (so checkpoints and
     the CSV see them) and prints a few decoded validation clips, as the seeds' ProduceExample."""
 
-    def __init__(self, dataset, examples: int = 3, beam_width: int = 0):
+    def __init__(self, dataset, examples: int = 3, beam_width: int = 0, recognize=None):
         super().__init__()
-        self.dataset, self.examples, self.beam_width = dataset, examples, beam_width
+        self.dataset, self.examples, self.beam_width, self.recognize = dataset, examples, beam_width, recognize
 
     def on_epoch_end(self, epoch, logs=None):
-        refs, hyps, _ = transcribe_dataset(self.model, self.dataset, self.beam_width)
+        refs, hyps, _ = transcribe_dataset(self.model, self.dataset, self.beam_width, self.recognize)
         m = text_metrics(refs, hyps)
         if logs is not None:
             logs["val_wer"], logs["val_cer"] = m["wer"], m["cer"]

@@ -12,11 +12,28 @@ GRID_S1_SPLITS = PACKAGE_ROOT / "splits" / "grid_s1"
 
 
 @dataclasses.dataclass
-class LipReadingConfig:
-    stage: str = "lipnet"
+class StageConfig:
+    """Shared plumbing: ``stage`` names the config's stage; saved as JSON next to the run."""
+
+    STAGE = ""
+
+    def __post_init__(self):
+        if self.stage != self.STAGE:
+            raise ValueError(f"{type(self).__name__} is for --stage {self.STAGE}, got {self.stage!r}")
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+@dataclasses.dataclass
+class VideoTrainingConfig(StageConfig):
+    """Fields of every stage that trains on mouth records."""
+
     data: str = "tfrecords/grid_s1"
     out: str = "runs/grid_fast"
-    model: str = "fast"  # a preset of lipkeras.models.PRESETS
     train_ids: str | None = str(GRID_S1_SPLITS / "train.txt")
     val_ids: str | None = str(GRID_S1_SPLITS / "val.txt")
     test_ids: str | None = str(GRID_S1_SPLITS / "test.txt")
@@ -42,15 +59,76 @@ class LipReadingConfig:
     cache: bool = True
     init_from: str | None = None  # start from the weights of this .keras model (fine-tune / continue)
 
-    def __post_init__(self):
-        if self.stage != "lipnet":
-            raise ValueError(f"LipReadingConfig is for --stage lipnet, got {self.stage!r}")
 
-    def to_dict(self):
-        return dataclasses.asdict(self)
+@dataclasses.dataclass
+class LipReadingConfig(VideoTrainingConfig):
+    """``--stage lipnet``: a CTC lip reader (LipNet presets or FastLipReader)."""
 
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+    STAGE = "lipnet"
+    stage: str = "lipnet"
+    model: str = "fast"  # a preset of lipkeras.models.PRESETS
+
+
+@dataclasses.dataclass
+class DecoderConfig(StageConfig):
+    """``--stage decoder``: pre-train the character transformer decoder as a language model.
+
+    ``text`` is a records folder (its transcripts, filtered by ``train_ids``), a text file (a
+    sentence per line; LRS ``Text:`` lines are understood) or a folder of ``.txt`` files;
+    ``val_text``/``val_ids`` likewise give the held-out text (default: the records' ``val_ids``).
+    """
+
+    STAGE = "decoder"
+    stage: str = "decoder"
+    text: str = "tfrecords/grid_s1"
+    train_ids: str | None = str(GRID_S1_SPLITS / "train.txt")
+    val_text: str | None = None
+    val_ids: str | None = str(GRID_S1_SPLITS / "val.txt")
+    out: str = "runs/grid_lm"
+    preset: str = "cpu"  # lipkeras.models.CROSSMODAL_PRESETS
+    epochs: int = 60
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    min_learning_rate: float = 1e-5
+    warmup_epochs: int = 2
+    weight_decay: float = 1e-2
+    clipnorm: float = 1.0
+    max_length: int = 200
+    steps_per_epoch: int = 0  # 0: one pass over the training sentences
+    max_minutes: float = 0.0
+    strategy: str = "none"
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class VisualConfig(VideoTrainingConfig):
+    """``--stage visual``: visual module + 1-layer GRU + the decoder's frozen output layer, with CTC."""
+
+    STAGE = "visual"
+    stage: str = "visual"
+    out: str = "runs/grid_visual"
+    preset: str = "cpu"
+    decoder: str = "runs/grid_lm"  # the decoder stage's run folder or .keras file
+    learning_rate: float = 2e-3
+
+
+@dataclasses.dataclass
+class IntegrateConfig(VideoTrainingConfig):
+    """``--stage integrate``: join the visual module and the decoder by cross-attention; joint loss."""
+
+    STAGE = "integrate"
+    stage: str = "integrate"
+    out: str = "runs/grid_crossmodal"
+    visual: str = "runs/grid_visual"
+    decoder: str = "runs/grid_lm"
+    ctc_weight: float = 0.3  # loss = ctc_weight · CTC + (1 − ctc_weight) · CE
+    label_smoothing: float = 0.1
+    epochs: int = 60
+    learning_rate: float = 1e-3
+    warmup_epochs: int = 1
+
+
+STAGE_CONFIGS = {c.STAGE: c for c in (LipReadingConfig, DecoderConfig, VisualConfig, IntegrateConfig)}
 
 
 def load_fields(path: str | Path) -> dict:

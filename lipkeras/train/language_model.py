@@ -1,0 +1,88 @@
+"""``--stage decoder``: pre-train the character transformer decoder as a language model."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+from lipkeras.decode.ctc_prefix import log_softmax
+from lipkeras.records.vocab import DEFAULT
+from lipkeras.train.config import DecoderConfig
+
+
+def heldout_bits_per_char(model, tokens: np.ndarray, targets: np.ndarray, batch_size: int = 64) -> dict:
+    """Nats and bits per character (``<eos>`` counted as one) and perplexity on held-out text."""
+    nll, count = 0.0, 0
+    for i in range(0, len(tokens), batch_size):
+        logp = log_softmax(np.asarray(model.predict_on_batch(tokens[i:i + batch_size])))
+        t = targets[i:i + batch_size]
+        picked = np.take_along_axis(logp, t[..., None], axis=-1)[..., 0]
+        real = t != DEFAULT.PAD
+        nll -= float(picked[real].sum())
+        count += int(real.sum())
+    nats = nll / max(1, count)
+    return {"nats_per_char": nats, "bits_per_char": nats / math.log(2), "perplexity": math.exp(nats),
+            "characters": count}
+
+
+def greedy_sample(model, max_length: int = 60) -> str:
+    tokens = [DEFAULT.sos]
+    for _ in range(max_length):
+        logits = np.asarray(model.predict_on_batch(np.array([tokens], np.int32)))[0, -1]
+        logits[DEFAULT.PAD] = -np.inf
+        nxt = int(logits.argmax())
+        if nxt == DEFAULT.eos:
+            break
+        tokens.append(nxt)
+    return DEFAULT.decode(tokens)
+
+
+class HeldOutPerplexity(keras.callbacks.Callback):
+    """Adds ``val_bpc`` and ``val_perplexity`` to the logs and prints the LM's greedy sentence."""
+
+    def __init__(self, tokens, targets):
+        super().__init__()
+        self.tokens, self.targets = tokens, targets
+
+    def on_epoch_end(self, epoch, logs=None):
+        m = heldout_bits_per_char(self.model, self.tokens, self.targets)
+        if logs is not None:
+            logs["val_bpc"], logs["val_perplexity"] = m["bits_per_char"], m["perplexity"]
+        print(f"\nepoch {epoch + 1}: held-out {m['bits_per_char']:.3f} bits/char, perplexity "
+              f"{m['perplexity']:.3f}; greedy: {greedy_sample(self.model)!r}", flush=True)
+
+
+def train(cfg: DecoderConfig) -> dict:
+    import tensorflow as tf
+
+    from lipkeras.models import build_language_model
+    from lipkeras.models.losses import MaskedCrossEntropy
+    from lipkeras.train.runner import fit, optimizer, start_run, steps_for
+    from lipkeras.train.strategy import get_strategy
+    from lipkeras.train.text_corpus import is_records, lm_arrays, load_sentences, split_heldout
+
+    start_run(cfg)
+    train_text = load_sentences(cfg.text, cfg.train_ids)
+    if cfg.val_text or is_records(cfg.text):
+        val_text = load_sentences(cfg.val_text or cfg.text, cfg.val_ids)
+    else:  # plain text and no held-out text given: hold out 10 % of it
+        train_text, val_text = split_heldout(train_text, 0.1, cfg.seed)
+    if not train_text or not val_text:
+        raise ValueError(f"{cfg.text}: no training or held-out sentences (check --text / --val-text / ids)")
+    tokens, targets = lm_arrays(train_text, max_length=cfg.max_length)
+    val_tokens, val_targets = lm_arrays(val_text, max_length=cfg.max_length)
+    print(f"language model text: {len(train_text)} training sentences ({int((targets > 0).sum())} characters), "
+          f"{len(val_text)} held out", flush=True)
+    steps = steps_for(cfg, len(tokens))
+    ds = (tf.data.Dataset.from_tensor_slices((tokens, targets)).shuffle(len(tokens), seed=cfg.seed)
+          .repeat().batch(cfg.batch_size).prefetch(tf.data.AUTOTUNE))
+    with get_strategy(cfg.strategy).scope():
+        model = build_language_model(cfg.preset, DEFAULT.size)
+        model.compile(optimizer=optimizer(cfg, steps), loss=MaskedCrossEntropy())
+    print(f"language model {cfg.preset}: {model.count_params():,} parameters", flush=True)
+    summary = fit(cfg, model, ds, steps, HeldOutPerplexity(val_tokens, val_targets), monitor="val_bpc",
+                  samples_per_epoch=steps * cfg.batch_size,
+                  extra={"train_sentences": len(train_text), "heldout_sentences": len(val_text)})
+    return summary

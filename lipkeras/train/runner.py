@@ -1,0 +1,82 @@
+"""What every training stage shares: the run folder, the optimiser, the callbacks, the summary."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+
+def start_run(cfg) -> Path:
+    """Seed, create ``cfg.out``, save and print the config."""
+    import keras
+
+    keras.utils.set_random_seed(cfg.seed)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg.save(out / "config.json")
+    print(json.dumps(cfg.to_dict(), indent=2), flush=True)
+    return out
+
+
+def optimizer(cfg, steps_per_epoch: int):
+    """AdamW with linear warm-up then cosine decay to ``min_learning_rate``."""
+    import keras
+
+    total = max(1, cfg.epochs * steps_per_epoch)
+    warmup = min(cfg.warmup_epochs * steps_per_epoch, total // 2)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=cfg.learning_rate / 10, decay_steps=max(1, total - warmup),
+        alpha=cfg.min_learning_rate / cfg.learning_rate, warmup_target=cfg.learning_rate, warmup_steps=warmup)
+    return keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay, clipnorm=cfg.clipnorm)
+
+
+def steps_for(cfg, n_train: int) -> int:
+    return getattr(cfg, "steps_per_epoch", 0) or math.ceil(n_train / cfg.batch_size)
+
+
+def fit(cfg, model, fit_ds, steps: int, metrics_callback, monitor: str, mode: str = "min",
+        samples_per_epoch: int | None = None, extra: dict | None = None) -> dict:
+    """``model.fit`` with the house callbacks; writes and returns ``summary.json``'s dict.
+
+    Checkpoints: ``best.keras`` (by ``monitor``), ``last.keras``; ``backup/`` lets a killed run
+    resume where it stopped (``BackupAndRestore``); ``history.csv`` and ``tensorboard/`` log it.
+    """
+    import keras
+
+    from lipkeras.train.callbacks import EpochTimer, TimeBudget
+
+    out = Path(cfg.out)
+    budget = TimeBudget(cfg.max_minutes)
+    callbacks = [
+        EpochTimer(),
+        budget,
+        metrics_callback,
+        keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor=monitor, mode=mode, save_best_only=True),
+        keras.callbacks.ModelCheckpoint(str(out / "last.keras")),
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+        keras.callbacks.TensorBoard(str(out / "tensorboard"), update_freq="epoch", write_graph=False),
+    ]
+    t0 = time.perf_counter()
+    history = model.fit(fit_ds, epochs=cfg.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=2)
+    seconds = time.perf_counter() - t0
+    h = history.history
+    epochs_run = len(h.get("loss", []))
+    values = h.get(monitor, [])
+    summary = {
+        "stage": cfg.stage,
+        "epochs_run": epochs_run,
+        "train_seconds": round(seconds, 1),
+        f"best_{monitor}": (min(values) if mode == "min" else max(values)) if values else None,
+        "last": {k: float(v[-1]) for k, v in h.items() if v},
+        "parameters": int(model.count_params()),
+        "seconds_per_sample": round(sum(h.get("epoch_seconds", [0])) / max(1, epochs_run) /
+                                    (samples_per_epoch or steps * cfg.batch_size), 4),
+        "stopped_by_time_budget": budget.stopped_at is not None,
+        **(extra or {}),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary), flush=True)
+    return summary
