@@ -2,10 +2,12 @@
 
 The package follows the pipeline, one folder per step::
 
-    video ──► preprocess/ ──► records/ ──► layers/ ──► models/ ──► train/ ──► decode ──► evaluate ──► export/serve
-              MediaPipe        sharded        Keras 3      LipNet,     stages,    greedy /   WER, CER    (later)
-              landmarks,       TFRecords,     layers       FastLip-    callbacks  beam CTC   (jiwer)
-              warp, crops      tf.data                     Reader
+    video ──► preprocess/ ──► records/ ──► layers/ ──► models/ ──► train/ ──► decode/ ──► evaluate ──► export/serve
+              MediaPipe        sharded        Keras 3      LipNet,     stages     greedy /    WER, CER    (later)
+              landmarks,       TFRecords,     layers       FastLip-    lipnet,    beam CTC,   (jiwer)
+              warp, crops      tf.data        (LPA, WDA,   Reader,     decoder,   attention
+                                              decoder…)    cross-      visual,    beam + LM
+                                                           modal       integrate  fusion
 
 * ``lipkeras.preprocess``: decode any video, resample to 25 fps, MediaPipe Face Landmarker,
   interpolate + smooth landmarks, similarity-warp to a reference face, crop mouth and face
@@ -13,10 +15,13 @@ The package follows the pipeline, one folder per step::
 * ``lipkeras.records``: the one TFRecord schema, the character vocabulary and the
   ``tf.data`` readers (``mouth_dataset``, ``face_dataset``).
 * ``lipkeras.layers`` / ``lipkeras.models``: Keras 3 layers (``keras.ops`` only) and the lip
-  readers (``LipNet`` presets, ``FastLipReader``), CTC loss in ``lipkeras.models.losses``.
-* ``lipkeras.train``: ``python -m lipkeras.train --stage lipnet ...``.
-* ``lipkeras.decode`` (greedy and beam CTC), ``lipkeras.metrics`` / ``lipkeras.evaluate`` (WER,
-  CER), ``lipkeras.lipreader`` (load a model by name, transcribe raw videos).
+  readers: ``LipNet`` presets, ``FastLipReader``, and the cross-modal reader built piece-wise
+  (``CharLanguageModel`` → ``VisualCTCReader`` → ``CrossModalReader``); losses in
+  ``lipkeras.models.losses``.
+* ``lipkeras.train``: ``python -m lipkeras.train --stage {lipnet,decoder,visual,integrate} ...``.
+* ``lipkeras.decode`` (greedy and beam CTC; attention beam search with LM shallow fusion and
+  CTC prefix scores), ``lipkeras.metrics`` / ``lipkeras.evaluate`` (WER, CER),
+  ``lipkeras.lipreader`` (load a model by name, transcribe raw videos).
 * ``lipkeras.visualize``: contact sheets (PNG) and GIFs of clips.
 
 Command line: ``lipkeras --help`` (``preprocess``, ``inspect``, ``evaluate``, ``transcribe``, ``demo``).

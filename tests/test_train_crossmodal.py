@@ -71,3 +71,36 @@ def test_transcribe_cli_reports_scores(stage_runs, grid_sample):
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert {"video", "text", "frames", "seconds", "model", "lm_score", "score", "char_logprobs"} <= set(out)
     assert out["frames"] == 75 and isinstance(out["char_logprobs"], list)
+
+
+def test_killed_integrate_stage_resumes(stage_runs, sample_records, tmp_path, monkeypatch):
+    from lipkeras.train import callbacks as cb
+    from lipkeras.train import integrate
+    from lipkeras.train.config import IntegrateConfig
+
+    root, _ = stage_runs
+    cfg = IntegrateConfig(data=str(sample_records), out=str(tmp_path / "int"), visual=str(root / "visual"),
+                          decoder=str(root / "lm"), epochs=2, steps_per_epoch=1, batch_size=2, train_ids=None,
+                          val_ids=None, examples=0)
+    real = cb.DecodeMetrics.on_epoch_end
+
+    def crash_in_epoch_2(self, epoch, logs=None):
+        if epoch == 1:
+            raise RuntimeError("killed")
+        return real(self, epoch, logs)
+
+    monkeypatch.setattr(cb.DecodeMetrics, "on_epoch_end", crash_in_epoch_2)
+    with pytest.raises(RuntimeError, match="killed"):
+        integrate.train(cfg)
+    monkeypatch.setattr(cb.DecodeMetrics, "on_epoch_end", real)
+    assert integrate.train(cfg)["epochs_run"] == 1  # only epoch 2: epoch 1 came from the backup
+
+
+def test_stage_errors_are_one_line(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "lipkeras.train", "--stage", "visual", "--data", str(tmp_path),
+                        "--decoder", str(tmp_path / "missing"), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "no model found" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "lipkeras.train", "--stage", "integrate", "--ctc-weight", "2",
+                        "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "ctc_weight" in r.stderr and "Traceback" not in r.stderr

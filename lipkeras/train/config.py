@@ -127,6 +127,11 @@ class IntegrateConfig(VideoTrainingConfig):
     learning_rate: float = 1e-3
     warmup_epochs: int = 1
 
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0.0 <= self.ctc_weight <= 1.0:
+            raise ValueError(f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
+
 
 STAGE_CONFIGS = {c.STAGE: c for c in (LipReadingConfig, DecoderConfig, VisualConfig, IntegrateConfig)}
 

@@ -63,8 +63,6 @@ def train(cfg: IntegrateConfig) -> dict:
     from lipkeras.train.strategy import get_strategy
     from lipkeras.train.visual import load_keras
 
-    if not 0.0 <= cfg.ctc_weight <= 1.0:
-        raise ValueError(f"ctc_weight must be in [0, 1], got {cfg.ctc_weight}")
     out = start_run(cfg)
     visual, lm = load_keras(cfg.visual), load_keras(cfg.decoder)
     train_ds, val_ds, n_train, steps = load_datasets(cfg)
