@@ -190,10 +190,8 @@ def main() -> int:
         preset = json.loads(cfg.read_text()).get("preset") if cfg.exists() else None
         ship(resolve(args.integrated), args.ship, preset=preset, decoding=chosen["with_lm"])
         print(f"shipped {resolve(args.integrated)} to {args.ship} with decoding {chosen['with_lm']}", flush=True)
-    path = Path(args.json)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, result)
-    print(f"wrote {path}")
+    write_json_atomic(args.json, result)  # makes the folder; atomic
+    print(f"wrote {args.json}")
     return 0
 
 

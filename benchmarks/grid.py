@@ -171,10 +171,8 @@ def main() -> int:
               f"RTF model {s['rtf_model']:.4f}, with preprocessing {s['rtf_with_preprocessing']:.3f}", flush=True)
     from lipkeras.records.io import write_json_atomic
 
-    path = Path(args.json)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, result)
-    print(f"wrote {path}")
+    write_json_atomic(args.json, result)  # makes the folder; atomic
+    print(f"wrote {args.json}")
     return 0
 
 

@@ -114,10 +114,8 @@ def main() -> int:
                 f"{k} {v['clips_per_second']} clips/s" for k, v in r.items() if k.startswith("epoch")), flush=True)
     from lipkeras.records.io import write_json_atomic
 
-    path = Path(args.json)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, result)
-    print(f"wrote {path}")
+    write_json_atomic(args.json, result)  # makes the folder; atomic
+    print(f"wrote {args.json}")
     return 0
 
 

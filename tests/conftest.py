@@ -41,6 +41,23 @@ def sample_records(tmp_path_factory, grid_sample) -> Path:
     return out
 
 
+@pytest.fixture
+def crash_in_epoch_2(monkeypatch):
+    """Make the next training run die at the end of its second epoch (as if killed); returns an
+    ``undo`` callable so the same run can then be resumed from its ``BackupAndRestore`` state."""
+    from lipkeras.train import callbacks as cb
+
+    real = cb.DecodeMetrics.on_epoch_end
+
+    def crash(self, epoch, logs=None):
+        if epoch == 1:
+            raise RuntimeError("killed")
+        return real(self, epoch, logs)
+
+    monkeypatch.setattr(cb.DecodeMetrics, "on_epoch_end", crash)
+    return lambda: monkeypatch.setattr(cb.DecodeMetrics, "on_epoch_end", real)
+
+
 def make_grid_layout(root: Path, clips: list[Path], align_dir_name: str = "align") -> Path:
     """Copy GRID clips into ``root/s1`` with alignments in ``root/<align_dir_name>/s1``."""
     (root / "s1").mkdir(parents=True, exist_ok=True)

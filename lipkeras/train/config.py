@@ -29,16 +29,10 @@ class StageConfig:
 
 
 @dataclasses.dataclass
-class VideoTrainingConfig(StageConfig):
-    """Fields of every stage that trains on mouth records."""
+class TrainingConfig(StageConfig):
+    """Optimisation fields of every stage (AdamW, warm-up + cosine, budget, strategy)."""
 
-    data: str = "tfrecords/grid_s1"
     out: str = "runs/grid_fast"
-    train_ids: str | None = str(GRID_S1_SPLITS / "train.txt")
-    val_ids: str | None = str(GRID_S1_SPLITS / "val.txt")
-    test_ids: str | None = str(GRID_S1_SPLITS / "test.txt")
-    train_split: str | None = None  # or select by the records' own split field
-    val_split: str | None = None
     epochs: int = 120
     batch_size: int = 16
     learning_rate: float = 2e-3
@@ -46,16 +40,28 @@ class VideoTrainingConfig(StageConfig):
     warmup_epochs: int = 2
     weight_decay: float = 1e-4
     clipnorm: float = 5.0
+    steps_per_epoch: int = 0  # 0: one pass over the training data
+    max_minutes: float = 0.0  # stop after this much training wall time (0: no limit)
+    strategy: str = "none"
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class VideoTrainingConfig(TrainingConfig):
+    """Fields of every stage that trains on mouth records."""
+
+    data: str = "tfrecords/grid_s1"
+    train_ids: str | None = str(GRID_S1_SPLITS / "train.txt")
+    val_ids: str | None = str(GRID_S1_SPLITS / "val.txt")
+    test_ids: str | None = str(GRID_S1_SPLITS / "test.txt")
+    train_split: str | None = None  # or select by the records' own split field
+    val_split: str | None = None
     crop_size: int = 88
     flip: bool = True
     time_masking: bool = True
     max_frames: int = 0
-    steps_per_epoch: int = 0  # 0: one pass over the training clips
-    max_minutes: float = 0.0  # stop after this much training wall time (0: no limit)
     examples: int = 3
     beam_width: int = 0  # validation decoding: 0 greedy
-    strategy: str = "none"
-    seed: int = 0
     cache: bool = True
     init_from: str | None = None  # start from the weights of this .keras model (fine-tune / continue)
 
@@ -70,12 +76,13 @@ class LipReadingConfig(VideoTrainingConfig):
 
 
 @dataclasses.dataclass
-class DecoderConfig(StageConfig):
+class DecoderConfig(TrainingConfig):
     """``--stage decoder``: pre-train the character transformer decoder as a language model.
 
     ``text`` is a records folder (its transcripts, filtered by ``train_ids``), a text file (a
     sentence per line; LRS ``Text:`` lines are understood) or a folder of ``.txt`` files;
-    ``val_text``/``val_ids`` likewise give the held-out text (default: the records' ``val_ids``).
+    ``val_text``/``val_ids`` likewise give the held-out text (default: the records' ``val_ids``;
+    plain text without ``val_text``: a seeded 10 % of it).
     """
 
     STAGE = "decoder"
@@ -90,14 +97,9 @@ class DecoderConfig(StageConfig):
     batch_size: int = 32
     learning_rate: float = 1e-3
     min_learning_rate: float = 1e-5
-    warmup_epochs: int = 2
     weight_decay: float = 1e-2
     clipnorm: float = 1.0
     max_length: int = 200
-    steps_per_epoch: int = 0  # 0: one pass over the training sentences
-    max_minutes: float = 0.0
-    strategy: str = "none"
-    seed: int = 0
 
 
 @dataclasses.dataclass
