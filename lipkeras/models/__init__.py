@@ -8,12 +8,15 @@ The cross-modal reader of the design, built piece-wise: ``CharLanguageModel`` (`
 decoder``), ``VisualCTCReader`` = ``MultiMotionEncoder`` + GRU + the decoder's frozen output
 layer (``--stage visual``), and ``CrossModalReader`` joining them by cross-attention
 (``--stage integrate``); sizes in ``CROSSMODAL_PRESETS``.
+
+Emotion: ``EmotionCNN``, the design's mean-face CNN (faces → label probabilities).
 """
 
 from lipkeras.models.char_language_model import CharLanguageModel
 from lipkeras.models.crossmodal_presets import (CROSSMODAL_PRESETS, build_crossmodal, build_language_model,
                                                 build_visual_reader)
 from lipkeras.models.crossmodal_reader import CrossModalReader
+from lipkeras.models.emotion_cnn import EmotionCNN
 from lipkeras.models.fast_lipreader import FastLipReader
 from lipkeras.models.lipnet import LipNet
 from lipkeras.models.multi_motion_encoder import MultiMotionEncoder
@@ -23,5 +26,5 @@ from lipkeras.models.visual_ctc_reader import VisualCTCReader
 __all__ = [
     "LipNet", "FastLipReader", "PRESETS", "build_model", "CharLanguageModel", "MultiMotionEncoder",
     "VisualCTCReader", "CrossModalReader", "CROSSMODAL_PRESETS", "build_language_model", "build_visual_reader",
-    "build_crossmodal",
+    "build_crossmodal", "EmotionCNN",
 ]

@@ -1,0 +1,52 @@
+"""The design's emotion CNN at tiny shapes: mean-face arithmetic, shapes, labels in the config, save/load."""
+
+import numpy as np
+import pytest
+
+from lipkeras import _quiet
+
+_quiet.import_tensorflow()
+import keras  # noqa: E402
+
+from lipkeras.layers import MeanFaceSubtraction  # noqa: E402
+from lipkeras.models import EmotionCNN  # noqa: E402
+
+LABELS = ("angry", "happy", "neutral")
+
+
+def _faces(n=4, size=32, seed=0):
+    return np.random.default_rng(seed).random((n, size, size, 1)).astype("float32")
+
+
+def test_mean_face_layer_arithmetic_and_adapt():
+    faces = _faces()
+    layer = MeanFaceSubtraction()
+    mean = layer.adapt([faces[:3], faces[3:]])
+    np.testing.assert_allclose(mean, faces.mean(0), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(layer(faces)), faces - faces.mean(0), atol=1e-6)
+    assert not layer.trainable_weights and len(layer.non_trainable_weights) == 1
+    with pytest.raises(ValueError, match="no faces"):
+        MeanFaceSubtraction().adapt([])
+
+
+def test_emotion_cnn_shapes_labels_and_round_trip(tmp_path):
+    model = EmotionCNN(labels=LABELS, input_size=32, filters=(4, 8), kernel_sizes=(5, 3), convs_per_block=1,
+                       dense_units=8)
+    probs = np.asarray(model(_faces(2)))
+    assert probs.shape == (2, 3)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
+    assert model.labels == LABELS
+    model.get_layer("mean_face").set_mean(np.full((32, 32, 1), 0.5, np.float32))
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras")
+    assert isinstance(again, EmotionCNN) and again.labels == LABELS
+    np.testing.assert_allclose(np.asarray(again(_faces(2))), np.asarray(model(_faces(2))), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(again.get_layer("mean_face").mean_face), 0.5)
+    without = EmotionCNN(labels=LABELS, input_size=32, filters=(4,), kernel_sizes=(3,), mean_face=False)
+    assert "mean_face" not in [layer.name for layer in without.layers]
+
+
+def test_inference_is_deterministic():
+    model = EmotionCNN(labels=LABELS, input_size=32, filters=(4, 8), kernel_sizes=(5, 3), convs_per_block=1)
+    x = _faces(3)
+    np.testing.assert_array_equal(np.asarray(model.predict_on_batch(x)), np.asarray(model.predict_on_batch(x)))
