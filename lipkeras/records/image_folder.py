@@ -1,0 +1,65 @@
+"""Face images straight from folders ``ROOT/<label>/*.png|jpg`` (FER2013, CK+ layouts) as ``tf.data``.
+
+Folder names are mapped to the canonical emotion labels (``anger`` → ``angry``, …); folders
+with unknown names are reported, not guessed. ``stratified_split`` holds out the same fraction
+of every class with a fixed seed, so a validation split is reproducible (and can be saved as a
+list of relative paths).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+def image_items(root: str | Path) -> tuple[list[str], list[str], list]:
+    """``(paths, canonical labels, skipped)`` of every image under ``root/<label>/``."""
+    from lipkeras.preprocess.sources import discover
+
+    items, skipped = discover(root, "images", require_transcript=False)
+    return [i.path for i in items], [i.label for i in items], skipped
+
+
+def stratified_split(labels: Sequence[str], fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, held_out)``: ``fraction`` of each class (at least one if it has two or more)."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    train, held = [], []
+    for name in sorted(set(labels.tolist())):
+        idx = np.flatnonzero(labels == name)
+        rng.shuffle(idx)
+        n = int(round(len(idx) * fraction))
+        n = max(n, 1) if len(idx) > 1 and fraction > 0 else n
+        held.append(idx[:n])
+        train.append(idx[n:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(held))
+
+
+def image_folder_dataset(paths: Sequence[str], label_ids: Sequence[int], image_size: int = 48, channels: int = 1,
+                         batch_size: int = 64, training: bool = False, seed: int | None = None, cache: bool = False,
+                         augment=None):
+    """Batches ``(faces [B, S, S, C] float32 in [0, 1], label ids [B])``.
+
+    ``training`` shuffles; ``augment`` (a function on a batch of faces, e.g. the emotion stage's
+    flip + cutout + rotation) is applied after batching, in ``tf.data``, never inside the model.
+    """
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((list(map(str, paths)), np.asarray(label_ids, np.int32)))
+
+    def load(path, label):
+        img = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+        img = tf.image.resize(tf.cast(img, tf.float32) / 255.0, [image_size, image_size], antialias=True)
+        return tf.ensure_shape(img, [image_size, image_size, channels]), label
+
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    if cache:
+        ds = ds.cache()
+    if training:
+        ds = ds.shuffle(min(len(paths), 20000), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    if training and augment is not None:
+        ds = ds.map(lambda x, y: (augment(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,39 @@
+"""Image-folder faces: label mapping, skipped folders, a reproducible stratified split, tf.data batches."""
+
+import numpy as np
+from PIL import Image
+
+from lipkeras.records.image_folder import image_folder_dataset, image_items, stratified_split
+
+
+def _folder(tmp_path):
+    root = tmp_path / "faces"
+    rng = np.random.default_rng(0)
+    for name, n in (("anger", 3), ("Happy", 4), ("surprised", 2), ("bored", 1)):
+        (root / name).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (40, 40), dtype=np.uint8)).save(root / name / f"{i}.png")
+    return root
+
+
+def test_labels_are_canonical_and_unknown_folders_reported(tmp_path):
+    paths, labels, skipped = image_items(_folder(tmp_path))
+    assert sorted(set(labels)) == ["angry", "happy", "surprise"] and len(paths) == 9
+    assert len(skipped) == 1 and "bored" in skipped[0].reason
+
+
+def test_stratified_split_is_per_class_and_seeded():
+    labels = ["a"] * 10 + ["b"] * 20 + ["c"] * 2
+    train, held = stratified_split(labels, 0.1, seed=3)
+    assert len(set(train) & set(held)) == 0 and len(train) + len(held) == 32
+    assert [np.asarray(labels)[held].tolist().count(c) for c in "abc"] == [1, 2, 1]
+    again = stratified_split(labels, 0.1, seed=3)
+    np.testing.assert_array_equal(held, again[1])
+
+
+def test_dataset_batches(tmp_path):
+    paths, labels, _ = image_items(_folder(tmp_path))
+    ids = [["angry", "happy", "surprise"].index(x) for x in labels]
+    x, y = next(iter(image_folder_dataset(paths, ids, image_size=32, batch_size=4)))
+    assert x.shape == (4, 32, 32, 1) and x.dtype.name == "float32" and y.shape == (4,)
+    assert 0.0 <= float(np.min(x)) and float(np.max(x)) <= 1.0
