@@ -50,3 +50,30 @@ def test_inference_is_deterministic():
     model = EmotionCNN(labels=LABELS, input_size=32, filters=(4, 8), kernel_sizes=(5, 3), convs_per_block=1)
     x = _faces(3)
     np.testing.assert_array_equal(np.asarray(model.predict_on_batch(x)), np.asarray(model.predict_on_batch(x)))
+
+
+def test_emotion_stage_trains_on_real_fer_faces(shared_data, tmp_path):
+    """Two tiny epochs on 3 classes × 12 real FER2013 faces: checkpoints, curves, split and labels saved."""
+    import json
+    import shutil
+
+    from lipkeras.train.config import EmotionConfig
+    from lipkeras.train.emotion import train
+
+    root = tmp_path / "fer"
+    for name in ("angry", "happy", "neutral"):
+        (root / name).mkdir(parents=True)
+        for f in sorted((shared_data / "fer2013" / "train" / name).glob("*.png"))[:12]:
+            shutil.copy(f, root / name / f.name)
+    out = tmp_path / "run"
+    summary = train(EmotionConfig(data=str(root), out=str(out), epochs=2, batch_size=8, convs_per_block=1,
+                                  dense_units=16))
+    assert summary["labels"] == ["angry", "happy", "neutral"] and summary["epochs_run"] == 2
+    assert summary["val_faces"] == 3 and summary["train_faces"] == 33
+    for f in ("best.keras", "last.keras", "history.csv", "curves.png", "split.json", "summary.json"):
+        assert (out / f).exists(), f
+    model = keras.saving.load_model(out / "best.keras")
+    assert model.labels == ("angry", "happy", "neutral")
+    mean = np.asarray(model.get_layer("mean_face").mean_face)
+    assert mean.shape == (48, 48, 1) and 0.2 < mean.mean() < 0.8  # set from the faces, not zeros
+    assert len(json.loads((out / "split.json").read_text())["val"]) == 3

@@ -135,7 +135,43 @@ class IntegrateConfig(VideoTrainingConfig):
             raise ValueError(f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
 
 
-STAGE_CONFIGS = {c.STAGE: c for c in (LipReadingConfig, DecoderConfig, VisualConfig, IntegrateConfig)}
+@dataclasses.dataclass
+class EmotionConfig(TrainingConfig):
+    """``--stage emotion``: the design's mean-face CNN on face images (``ROOT/<label>/*.png``).
+
+    Adam at a constant rate with ReduceLROnPlateau and EarlyStopping (as the design), the best
+    checkpoint by validation accuracy. The validation split is a seeded, stratified
+    ``val_fraction`` of ``data`` unless ``val_data`` names another folder.
+    """
+
+    STAGE = "emotion"
+    stage: str = "emotion"
+    data: str = "../shared/data/fer2013/train"
+    val_data: str | None = None
+    val_fraction: float = 0.1
+    out: str = "runs/fer_emotion"
+    input_size: int = 48
+    mean_face: bool = True
+    convs_per_block: int = 2
+    dense_units: int = 128
+    dropout: float = 0.4
+    dense_dropout: float = 0.5
+    epochs: int = 60
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    min_learning_rate: float = 1e-5
+    weight_decay: float = 0.0
+    clipnorm: float = 0.0
+    lr_patience: int = 3
+    early_stopping_patience: int = 8
+    cutout: float = 0.2  # keras-cv RandomCutout height/width factor (0: off)
+    rotation: float = 0.05  # fraction of a full turn
+    zoom: float = 0.1
+    contrast: float = 0.2
+    cache: bool = True
+
+
+STAGE_CONFIGS = {c.STAGE: c for c in (LipReadingConfig, DecoderConfig, VisualConfig, IntegrateConfig, EmotionConfig)}
 
 
 def load_fields(path: str | Path) -> dict:

@@ -1,0 +1,169 @@
+"""``--stage emotion``: train the design's mean-face CNN on face images.
+
+Augmentation runs in ``tf.data`` on training batches only — horizontal flip, keras-cv
+``RandomCutout`` (as the design), small rotations, zoom and contrast — never inside the model:
+keras-cv 0.9's cutout ignores ``training`` and Keras' random layers would be baked into exports.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lipkeras.train.config import EmotionConfig
+
+
+def make_augment(cfg: EmotionConfig):
+    """A function on a batch of faces ``[B, S, S, C]`` in [0, 1] (used in ``tf.data`` only)."""
+    import keras
+    import tensorflow as tf
+
+    layers = []
+    if cfg.rotation:
+        layers.append(keras.layers.RandomRotation(cfg.rotation, fill_mode="nearest", seed=cfg.seed))
+    if cfg.zoom:
+        layers.append(keras.layers.RandomZoom(cfg.zoom, fill_mode="nearest", seed=cfg.seed))
+    if cfg.contrast:
+        layers.append(keras.layers.RandomContrast(cfg.contrast, value_range=(0, 1), seed=cfg.seed))
+    if cfg.cutout:
+        import keras_cv
+
+        layers.append(keras_cv.layers.RandomCutout(cfg.cutout, cfg.cutout, seed=cfg.seed))
+
+    def augment(x):
+        x = tf.image.random_flip_left_right(x, seed=cfg.seed)
+        for layer in layers:
+            x = layer(x, training=True)
+        return tf.clip_by_value(x, 0.0, 1.0)
+
+    return augment
+
+
+def load_split(cfg: EmotionConfig):
+    """``(labels, (train paths, ids), (val paths, ids), skipped)`` with labels in canonical order."""
+    from lipkeras.preprocess.labels import EMOTIONS
+    from lipkeras.records.image_folder import image_items, stratified_split
+
+    paths, names, skipped = image_items(cfg.data)
+    if not paths:
+        raise ValueError(f"{cfg.data}: no face images under <label>/ folders")
+    if cfg.val_data:
+        val_paths, val_names, more = image_items(cfg.val_data)
+        skipped += more
+        train_paths, train_names = paths, names
+    else:
+        tr, va = stratified_split(names, cfg.val_fraction, cfg.seed)
+        train_paths, train_names = [paths[i] for i in tr], [names[i] for i in tr]
+        val_paths, val_names = [paths[i] for i in va], [names[i] for i in va]
+    labels = tuple(e for e in EMOTIONS if e in set(train_names))
+    index = {n: i for i, n in enumerate(labels)}
+    keep = [i for i, n in enumerate(val_names) if n in index]
+    return (labels, (train_paths, [index[n] for n in train_names]),
+            ([val_paths[i] for i in keep], [index[val_names[i]] for i in keep]), skipped)
+
+
+def build_model(cfg: EmotionConfig, labels, **overrides):
+    from lipkeras.models import EmotionCNN
+
+    kwargs = dict(labels=labels, input_size=cfg.input_size, convs_per_block=cfg.convs_per_block,
+                  dense_units=cfg.dense_units, dropout=cfg.dropout, dense_dropout=cfg.dense_dropout,
+                  mean_face=cfg.mean_face)
+    kwargs.update(overrides)
+    return EmotionCNN(**kwargs, name="emotion_cnn")
+
+
+def mean_face(dataset, input_size: int) -> np.ndarray:
+    """Pixel-wise mean of the training faces (un-augmented), saved inside the model."""
+    total, count = np.zeros((input_size, input_size, 1)), 0
+    for x, _ in dataset:
+        x = np.asarray(x, np.float64)
+        total += x.sum(0)
+        count += x.shape[0]
+    return (total / max(count, 1)).astype(np.float32)
+
+
+def save_curves(history_csv: Path, png: Path) -> None:
+    """Accuracy and loss per epoch (training and validation) as one PNG."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader(history_csv.open()))
+    if not rows:
+        return
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key in zip(axes, ("accuracy", "loss")):
+        for prefix, style in (("", "-"), ("val_", "--")):
+            if prefix + key in rows[0]:
+                ax.plot(epochs, [float(r[prefix + key]) for r in rows], style, label=(prefix + key))
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+        ax.legend()
+    fig.tight_layout()
+    tmp = png.with_name(f".{png.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(png)
+
+
+def train(cfg: EmotionConfig) -> dict:
+    import keras
+
+    from lipkeras.records.image_folder import image_folder_dataset
+    from lipkeras.train.callbacks import EpochTimer, TimeBudget
+    from lipkeras.train.runner import start_run
+    from lipkeras.train.strategy import get_strategy
+
+    out = start_run(cfg)
+    labels, (tr_paths, tr_ids), (va_paths, va_ids), skipped = load_split(cfg)
+    print(f"emotion data: {len(tr_paths)} training faces, {len(va_paths)} validation faces, labels {labels}, "
+          f"{len(skipped)} skipped", flush=True)
+    (out / "split.json").write_text(json.dumps({"labels": labels, "val": sorted(va_paths)}, indent=0) + "\n")
+    plain = image_folder_dataset(tr_paths, tr_ids, cfg.input_size, batch_size=256, cache=False)
+    train_ds = image_folder_dataset(tr_paths, tr_ids, cfg.input_size, batch_size=cfg.batch_size, training=True,
+                                    seed=cfg.seed, cache=cfg.cache, augment=make_augment(cfg))
+    val_ds = image_folder_dataset(va_paths, va_ids, cfg.input_size, batch_size=256, cache=cfg.cache)
+    if cfg.steps_per_epoch:
+        train_ds = train_ds.repeat()
+    with get_strategy(cfg.strategy).scope():
+        model = build_model(cfg, labels)
+        if cfg.mean_face:
+            model.get_layer("mean_face").set_mean(mean_face(plain, cfg.input_size))
+        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=cfg.clipnorm or None),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    print(f"EmotionCNN: {model.count_params():,} parameters", flush=True)
+    budget = TimeBudget(cfg.max_minutes)
+    callbacks = [
+        EpochTimer(), budget,
+        keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=cfg.lr_patience,
+                                          min_lr=cfg.min_learning_rate, verbose=1),
+        keras.callbacks.EarlyStopping("val_accuracy", mode="max", patience=cfg.early_stopping_patience,
+                                      restore_best_weights=True),
+        keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_accuracy", mode="max",
+                                        save_best_only=True),
+        keras.callbacks.ModelCheckpoint(str(out / "last.keras")),
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+    ]
+    t0 = time.perf_counter()
+    history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=2,
+                        steps_per_epoch=cfg.steps_per_epoch or None)
+    seconds = time.perf_counter() - t0
+    save_curves(out / "history.csv", out / "curves.png")
+    h = history.history
+    summary = {"stage": "emotion", "epochs_run": len(h.get("loss", [])), "train_seconds": round(seconds, 1),
+               "best_val_accuracy": max(h["val_accuracy"]) if h.get("val_accuracy") else None,
+               "seconds_per_epoch": round(float(np.mean(h.get("epoch_seconds", [0]))), 2),
+               "parameters": int(model.count_params()), "labels": list(labels), "train_faces": len(tr_paths),
+               "val_faces": len(va_paths), "skipped": len(skipped),
+               "stopped_by_time_budget": budget.stopped_at is not None}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary), flush=True)
+    return summary
