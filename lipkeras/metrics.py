@@ -1,6 +1,9 @@
-"""Text metrics with jiwer: WER, CER, sentence accuracy."""
+"""Text metrics with jiwer (WER, CER, sentence accuracy) and classification metrics (accuracy,
+per-class precision/recall/F1, macro and weighted averages, confusion matrix)."""
 
 from __future__ import annotations
+
+import numpy as np
 
 
 def text_metrics(references: list[str], hypotheses: list[str]) -> dict:
@@ -21,3 +24,40 @@ def clip_errors(reference: str, hypothesis: str) -> tuple[float, float]:
 
     ref = reference if reference.strip() else "<empty>"
     return float(jiwer.wer(ref, hypothesis)), float(jiwer.cer(ref, hypothesis))
+
+
+def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
+    """``[true, predicted]`` counts."""
+    m = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(m, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
+    return m
+
+
+def classification_metrics(y_true, y_pred, labels) -> dict:
+    """Accuracy, per-class precision/recall/F1/support, macro and weighted averages, confusion matrix.
+
+    A class never predicted has precision 0 (and never present: recall 0), as scikit-learn's
+    ``zero_division=0``.
+    """
+    labels = list(labels)
+    m = confusion_matrix(y_true, y_pred, len(labels))
+    tp = np.diag(m).astype(float)
+    predicted, support = m.sum(0).astype(float), m.sum(1).astype(float)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    total = max(float(support.sum()), 1.0)
+    per_class = {name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+                 for name, p, r, f, s in zip(labels, precision, recall, f1, support)}
+
+    def average(weights):
+        w = np.asarray(weights, float)
+        w = w / max(w.sum(), 1e-12)
+        return {"precision": float((precision * w).sum()), "recall": float((recall * w).sum()),
+                "f1": float((f1 * w).sum())}
+
+    present = support > 0
+    return {"accuracy": float(tp.sum() / total), "samples": int(support.sum()), "labels": labels,
+            "per_class": per_class, "macro": average(present.astype(float)), "weighted": average(support),
+            "confusion_matrix": m.tolist()}
