@@ -42,6 +42,7 @@ class TrainingConfig(StageConfig):
     clipnorm: float = 5.0
     steps_per_epoch: int = 0  # 0: one pass over the training data
     max_minutes: float = 0.0  # stop after this much training wall time (0: no limit)
+    keep_checkpoints: int = 0  # keep the last K epochs under checkpoints/ (for checkpoint averaging)
     strategy: str = "none"
     seed: int = 0
 

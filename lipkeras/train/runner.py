@@ -59,6 +59,10 @@ def fit(cfg, model, fit_ds, steps: int, metrics_callback, monitor: str, mode: st
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(out / "tensorboard"), update_freq="epoch", write_graph=False),
     ]
+    if getattr(cfg, "keep_checkpoints", 0):
+        from lipkeras.train.average import KeepCheckpoints
+
+        callbacks.append(KeepCheckpoints(out / "checkpoints", cfg.keep_checkpoints))
     t0 = time.perf_counter()
     history = model.fit(fit_ds, epochs=cfg.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=2)
     seconds = time.perf_counter() - t0
