@@ -65,14 +65,7 @@ def _decoding_text(reader, metrics) -> str:
 def _videos(inputs: list[str]) -> list[str]:
     from lipkeras.preprocess.video import VIDEO_EXTENSIONS
 
-    out = []
-    for i in inputs:
-        p = Path(i)
-        if p.is_dir():
-            out += sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in VIDEO_EXTENSIONS)
-        else:
-            out.append(i)
-    return out
+    return _inputs(inputs, VIDEO_EXTENSIONS)
 
 
 def _transcribe(args) -> int:
@@ -104,6 +97,49 @@ def _transcribe(args) -> int:
                 print(json.dumps({"video": v, "error": str(exc), "model": reader.name}), flush=True)
             continue
         print(json.dumps(r) if args.json else f"{v}: {r['text']}", flush=True)
+    return 1 if failed else 0
+
+
+def _inputs(inputs: list[str], extensions: tuple[str, ...]) -> list[str]:
+    out = []
+    for i in inputs:
+        p = Path(i)
+        if p.is_dir():
+            out += sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in extensions)
+        else:
+            out.append(i)
+    return out
+
+
+def _emotion(args) -> int:
+    from lipkeras import _quiet
+
+    _quiet.import_tensorflow()
+    from lipkeras.emotion import IMAGE_EXTENSIONS, EmotionReader
+    from lipkeras.preprocess.errors import SkipInput
+    from lipkeras.preprocess.video import VIDEO_EXTENSIONS
+
+    try:
+        reader = EmotionReader(args.model)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"lipkeras emotion: error: {exc}", file=sys.stderr)
+        return 2
+    inputs = _inputs(args.inputs, IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
+    if not inputs:
+        print("lipkeras emotion: error: no images or videos found", file=sys.stderr)
+        return 2
+    failed = 0
+    for i in inputs:
+        try:
+            r = reader.classify(i, aligned=True if args.aligned else None)
+        except (SkipInput, OSError) as exc:
+            failed += 1
+            print(f"lipkeras emotion: {i}: {exc}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"input": i, "error": str(exc), "model": reader.name}), flush=True)
+            continue
+        r["model"] = reader.name
+        print(json.dumps(r) if args.json else f"{i}: {r['label']} ({r['probs'][r['label']]:.2f})", flush=True)
     return 1 if failed else 0
 
 
@@ -161,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--ctc-weight", type=float, default=None,
                     help="cross-modal models: weight of the CTC prefix score (default: the model's)")
     tr.add_argument("--json", action="store_true", help="one JSON object per video")
+
+    em = sub.add_parser("emotion", help="facial emotion of images and videos",
+                        description="Classify the facial emotion of images (face crops or photos) and videos.")
+    em.add_argument("inputs", nargs="+", metavar="INPUT", help="images, videos, or folders of them (recursive)")
+    em.add_argument("--model", default=None, help="model path or name under saved_models/ (default fer_emotion)")
+    em.add_argument("--aligned", action="store_true", help="images are already face crops: no face detection")
+    em.add_argument("--json", action="store_true", help="one JSON object per input")
     return p
 
 
@@ -176,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         return _evaluate(args)
     if args.command == "transcribe":
         return _transcribe(args)
+    if args.command == "emotion":
+        return _emotion(args)
     if args.command == "demo":
         from lipkeras.demo import main as demo_main
 

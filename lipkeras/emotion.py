@@ -1,0 +1,100 @@
+"""Use a trained emotion model: faces, images and videos in, labels and probabilities out.
+
+A shipped model is ``saved_models/<name>/model.keras`` (an ``EmotionCNN``; its labels are in its
+config) with an optional ``lipkeras.json`` giving the face framing it was trained on
+(``face_side``, ``face_center_y``; FER2013's crops are tighter than lipkeras' default face ROI).
+Images that are already face crops are used as they are (``aligned``); other images and every
+video go through the same MediaPipe landmarks + similarity warp as ``lipkeras preprocess``.
+A video's label is the mean of its frame probabilities (the design's video-level prediction).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_EMOTION_MODEL = "fer_emotion"
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+class EmotionReader:
+    def __init__(self, name_or_path: str | None = None, max_frames: int = 32):
+        from lipkeras import _quiet
+
+        _quiet.import_tensorflow()
+        import keras
+
+        import lipkeras.models  # noqa: F401  (registers the classes)
+        from lipkeras.lipreader import resolve
+
+        self.name = name_or_path or DEFAULT_EMOTION_MODEL
+        self.path = resolve(self.name)
+        self.model = keras.saving.load_model(self.path, compile=False)
+        self.labels = tuple(getattr(self.model, "labels", None) or self.model.get_config()["labels"])
+        _, self.size, _, self.channels = self.model.input_shape
+        meta_file = self.path.parent / "lipkeras.json"
+        self.meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+        self.max_frames = max_frames
+
+    def predict_faces(self, faces: np.ndarray) -> np.ndarray:
+        """Probabilities ``[N, labels]`` of face crops ``[N, H, W, C]`` (uint8, or float in [0, 1])."""
+        import cv2
+
+        faces = np.asarray(faces)
+        if faces.dtype == np.uint8:
+            faces = faces.astype(np.float32) / 255.0
+        if faces.shape[-1] == 3 and self.channels == 1:
+            faces = faces @ np.array([0.299, 0.587, 0.114], np.float32)
+            faces = faces[..., None]
+        if faces.shape[1:3] != (self.size, self.size):
+            faces = np.stack([cv2.resize(f, (self.size, self.size), interpolation=cv2.INTER_AREA)
+                              for f in faces])[..., None] if self.channels == 1 else np.stack(
+                [cv2.resize(f, (self.size, self.size), interpolation=cv2.INTER_AREA) for f in faces])
+        probs = []
+        for i in range(0, len(faces), 64):
+            probs.append(np.asarray(self.model.predict_on_batch(faces[i:i + 64].astype(np.float32))))
+        return np.concatenate(probs)
+
+    def _preprocess_config(self, aligned: bool = False):
+        from lipkeras.preprocess import PreprocessConfig
+
+        return PreprocessConfig(dataset="images" if aligned else "folder", rois=("face",), aligned=aligned,
+                                face_size=self.meta.get("face_size", 112),
+                                face_side=self.meta.get("face_side", 2.0),
+                                face_center_y=self.meta.get("face_center_y", 0.5), workers=1)
+
+    def _result(self, source: str, probs: np.ndarray) -> dict:
+        mean = probs.mean(0)
+        return {"input": source, "label": self.labels[int(mean.argmax())],
+                "probs": {name: round(float(p), 4) for name, p in zip(self.labels, mean)}, "frames": int(len(probs))}
+
+    def classify(self, path: str | Path, aligned: bool | None = None) -> dict:
+        """Label of an image or a video. ``aligned=None``: an image no larger than 2× the model's input
+        is taken as a face crop when the landmarker finds no face in it."""
+        from lipkeras.preprocess.errors import SkipInput
+        from lipkeras.preprocess.process import process_image, process_video
+        from lipkeras.preprocess.sources import Item
+
+        path = Path(path)
+        if path.suffix.lower() in IMAGE_EXTENSIONS:
+            item = Item(str(path), path.stem, kind="image")
+            try:
+                clip = process_image(item, self._preprocess_config(aligned=bool(aligned)))
+            except SkipInput:
+                if aligned is not None or not self._small_image(path):
+                    raise
+                clip = process_image(item, self._preprocess_config(aligned=True))
+            return self._result(str(path), self.predict_faces(clip["face"]))
+        clip = process_video(Item(str(path), path.stem), self._preprocess_config())
+        faces = clip["face"]
+        if self.max_frames and len(faces) > self.max_frames:  # the same number of frames per video
+            faces = faces[np.linspace(0, len(faces) - 1, self.max_frames).astype(int)]
+        return self._result(str(path), self.predict_faces(faces)) | {"frames": int(clip["num_frames"])}
+
+    def _small_image(self, path: Path) -> bool:
+        from PIL import Image
+
+        with Image.open(path) as img:
+            return max(img.size) <= 2 * self.size
