@@ -25,10 +25,41 @@ def _inspect(args) -> int:
     return 0
 
 
+def _evaluate_emotion(args) -> int:
+    from lipkeras.emotion import EmotionReader
+    from lipkeras.evaluate_emotion import evaluate_emotion, write_confusion
+
+    try:
+        reader = EmotionReader(args.model)
+        result = evaluate_emotion(reader, args.data)
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        print(f"lipkeras evaluate: error: {exc}", file=sys.stderr)
+        return 2
+    stem = args.csv[:-4] if args.csv and args.csv.endswith(".csv") else (
+        args.csv or f"evaluation/{Path(reader.path).parent.name}_{Path(args.data).stem}")
+    result.update(write_confusion(result, stem))
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    for level in ("frame", "video"):
+        if level in result:
+            m = result[level]
+            print(f"{level}-level: {m['samples']} samples, accuracy {m['accuracy']:.4f}, macro F1 "
+                  f"{m['macro']['f1']:.4f}, weighted F1 {m['weighted']['f1']:.4f}")
+    main = result[result["main"]]
+    print(f"{'label':>10} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}")
+    for name, c in main["per_class"].items():
+        print(f"{name:>10} {c['precision']:9.3f} {c['recall']:7.3f} {c['f1']:6.3f} {c['support']:7d}")
+    print(f"confusion matrix: {result['confusion_csv']}, {result['confusion_png']}")
+    return 0
+
+
 def _evaluate(args) -> int:
     from lipkeras import _quiet
 
     _quiet.import_tensorflow()
+    if args.stage == "emotion":
+        return _evaluate_emotion(args)
     from lipkeras.evaluate import evaluate, write_csv
     from lipkeras.lipreader import LipReader
 
@@ -168,11 +199,16 @@ def build_parser() -> argparse.ArgumentParser:
                                       "print shapes and a transcript, save a contact sheet of mouth frames.")
     demo.add_argument("--out", default="tfrecords/grid_sample", help="records folder (default tfrecords/grid_sample)")
     demo.add_argument("--workers", type=int, default=None, help="parallel processes (default: all cores)")
-    ev = sub.add_parser("evaluate", help="WER/CER of a lip reader on mouth records",
-                        description="WER, CER (jiwer) and sentence accuracy of a lip reader on mouth records, "
-                                    "a per-clip CSV and the worst cases.")
-    ev.add_argument("--model", default=None, help="model path or name under saved_models/ (default grid_lipreader)")
-    ev.add_argument("--data", required=True, help="records folder, shard file or glob")
+    ev = sub.add_parser("evaluate", help="WER/CER of a lip reader; accuracy/F1 of an emotion model",
+                        description="Lip readers: WER, CER (jiwer) and sentence accuracy on mouth records, a "
+                                    "per-clip CSV and the worst cases. --stage emotion: accuracy, per-class "
+                                    "precision/recall/F1, macro/weighted averages, confusion matrix (CSV + PNG).")
+    ev.add_argument("--stage", choices=("lipreading", "emotion"), default="lipreading",
+                    help="what kind of model (default lipreading)")
+    ev.add_argument("--model", default=None,
+                    help="model path or name under saved_models/ (default grid_lipreader; emotion: fer_emotion)")
+    ev.add_argument("--data", required=True, help="records folder, shard file or glob; emotion: also a folder of "
+                    "<label>/ images or a training run's split.json")
     ev.add_argument("--ids", help="only these clips: a split list file (e.g. lipkeras/splits/grid_s1/test.txt)")
     ev.add_argument("--split", help="only records written to this split")
     ev.add_argument("--beam", type=int, default=0,

@@ -37,3 +37,24 @@ def test_emotion_command_on_a_folder(grid_sample, tmp_path):
         d = rows[name]
         assert d["label"] in LABELS and set(d["probs"]) == set(LABELS) and d["frames"] == frames
         assert abs(sum(d["probs"].values()) - 1) < 1e-3
+
+
+def test_evaluate_emotion_on_real_fer_faces(shared_data, tmp_path):
+    model = EmotionCNN(labels=LABELS, input_size=48, filters=(4, 8), kernel_sizes=(5, 3), convs_per_block=1,
+                       dense_units=8)
+    model.save(tmp_path / "emo.keras")
+    root = tmp_path / "fer"
+    for name in LABELS + ("sad",):  # "sad" is not one of the model's labels: skipped and counted
+        (root / name).mkdir(parents=True)
+        for f in sorted((shared_data / "fer2013" / "train" / name).glob("*.png"))[:5]:
+            shutil.copy(f, root / name / f.name)
+    r = subprocess.run([sys.executable, "-m", "lipkeras", "evaluate", "--stage", "emotion", "--model",
+                        str(tmp_path / "emo.keras"), "--data", str(root), "--json", "--csv",
+                        str(tmp_path / "out" / "fer.csv")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)
+    assert m["frame"]["samples"] == 15 and m["skipped_other_labels"] == 5 and 0 <= m["frame"]["accuracy"] <= 1
+    assert set(m["frame"]["per_class"]) == set(LABELS) and {"precision", "recall", "f1"} <= set(m["frame"]["macro"])
+    rows = (tmp_path / "out" / "fer_confusion.csv").read_text().splitlines()
+    assert len(rows) == 4 and sum(int(v) for row in rows[1:] for v in row.split(",")[1:]) == 15
+    assert (tmp_path / "out" / "fer_confusion.png").stat().st_size > 1000

@@ -1,0 +1,91 @@
+"""``lipkeras evaluate --stage emotion``: accuracy, per-class precision/recall/F1, confusion matrix.
+
+``data`` is a folder of face images (``ROOT/<label>/*``), a training run's ``split.json`` (its
+validation images), or face records made by ``preprocess`` from labelled videos; for records
+both frame-level and video-level (mean of the frame probabilities) scores are given.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def _image_data(data: str, labels) -> tuple[list[str], list[int], int]:
+    from lipkeras.records.image_folder import image_items
+
+    if str(data).endswith(".json"):
+        split = json.loads(Path(data).read_text())
+        paths = split["val"]
+        from lipkeras.preprocess.labels import canonical_emotion
+
+        names = [canonical_emotion(Path(p).parent.name) for p in paths]
+    else:
+        paths, names, _ = image_items(data)
+    index = {n: i for i, n in enumerate(labels)}
+    keep = [i for i, n in enumerate(names) if n in index]
+    return [paths[i] for i in keep], [index[names[i]] for i in keep], len(paths) - len(keep)
+
+
+def evaluate_emotion(reader, data: str, batch_size: int = 256, frames_per_clip: int = 32) -> dict:
+    from lipkeras.metrics import classification_metrics
+    from lipkeras.train.text_corpus import is_records
+
+    labels = list(reader.labels)
+    result = {"model": str(reader.path), "data": str(data), "labels": labels}
+    if not str(data).endswith(".json") and is_records(data):
+        from lipkeras.records import face_dataset
+
+        frame_true, frame_pred, video_true, video_pred = [], [], [], []
+        ds = face_dataset(data, batch_size=1, mode="clip", labels=labels, frames_per_clip=frames_per_clip)
+        for clip in ds:
+            n = int(clip["frame_lengths"][0])
+            probs = reader.predict_faces(clip["frames"][0, :n].numpy())
+            y = int(clip["label"][0])
+            frame_true += [y] * n
+            frame_pred += probs.argmax(-1).tolist()
+            video_true.append(y)
+            video_pred.append(int(probs.mean(0).argmax()))
+        if not video_true:
+            raise ValueError(f"{data}: no face records with labels {labels}")
+        result["frame"] = classification_metrics(frame_true, frame_pred, labels)
+        result["video"] = classification_metrics(video_true, video_pred, labels)
+        result["main"] = "video"
+    else:
+        from lipkeras.records.image_folder import image_folder_dataset
+
+        paths, ids, skipped = _image_data(data, labels)
+        if not paths:
+            raise ValueError(f"{data}: no face images with labels {labels}")
+        preds = []
+        for x, _ in image_folder_dataset(paths, ids, reader.size, reader.channels, batch_size=batch_size):
+            preds += reader.predict_faces(x.numpy()).argmax(-1).tolist()
+        result["frame"] = classification_metrics(ids, preds, labels)
+        result["skipped_other_labels"] = skipped
+        result["main"] = "frame"
+    return result
+
+
+def write_confusion(result: dict, stem: str | Path) -> dict:
+    """``<stem>_confusion.csv`` and ``.png`` of the main level; returns their paths."""
+    from lipkeras.visualize import confusion_png
+
+    level = result[result["main"]]
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    csv_path = stem.with_name(stem.name + "_confusion.csv")
+    tmp = csv_path.with_name(f".{csv_path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["true \\ predicted", *result["labels"]])
+        for name, row in zip(result["labels"], level["confusion_matrix"]):
+            w.writerow([name, *row])
+    os.replace(tmp, csv_path)
+    png = confusion_png(np.array(level["confusion_matrix"]), result["labels"],
+                        stem.with_name(stem.name + "_confusion.png"),
+                        f"{result['main']}-level accuracy {level['accuracy']:.3f}")
+    return {"confusion_csv": str(csv_path), "confusion_png": str(png)}
