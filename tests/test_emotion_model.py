@@ -77,3 +77,27 @@ def test_emotion_stage_trains_on_real_fer_faces(shared_data, tmp_path):
     mean = np.asarray(model.get_layer("mean_face").mean_face)
     assert mean.shape == (48, 48, 1) and 0.2 < mean.mean() < 0.8  # set from the faces, not zeros
     assert len(json.loads((out / "split.json").read_text())["val"]) == 3
+
+
+def test_tuner_two_tiny_trials_then_train_from_them(shared_data, tmp_path):
+    import json
+    import shutil
+
+    from lipkeras.train.config import EmotionConfig
+    from lipkeras.train.emotion import train
+
+    root = tmp_path / "fer"
+    for name in ("happy", "sad"):
+        (root / name).mkdir(parents=True)
+        for f in sorted((shared_data / "fer2013" / "train" / name).glob("*.png"))[:10]:
+            shutil.copy(f, root / name / f.name)
+    tuned = train(EmotionConfig(data=str(root), out=str(tmp_path / "tune"), tune=2, tune_epochs=1, batch_size=8,
+                                convs_per_block=1))
+    assert tuned["tuner_trials"] == 2 and len(tuned["trials"]) == 2
+    best = json.loads((tmp_path / "tune" / "best_hyperparameters.json").read_text())
+    assert {"filters", "dropout", "dense_units", "learning_rate", "mean_face"} <= set(best)
+    final = train(EmotionConfig(data=str(root), out=str(tmp_path / "final"), from_tuner=str(tmp_path / "tune"),
+                                epochs=1, batch_size=8, convs_per_block=1))
+    assert final["epochs_run"] == 1
+    saved = json.loads((tmp_path / "final" / "config.json").read_text())
+    assert saved["filters"] == best["filters"] and saved["learning_rate"] == best["learning_rate"]

@@ -20,7 +20,8 @@ from lipkeras.train.config import STAGE_CONFIGS, load_fields
 TRAINERS = {"lipnet": "lipkeras.train.lipreading", "decoder": "lipkeras.train.language_model",
             "visual": "lipkeras.train.visual", "integrate": "lipkeras.train.integrate",
             "emotion": "lipkeras.train.emotion"}
-OPTIONAL_PATHS = ("train_ids", "val_ids", "test_ids", "train_split", "val_split", "init_from", "val_text", "val_data")
+OPTIONAL_PATHS = ("train_ids", "val_ids", "test_ids", "train_split", "val_split", "init_from", "val_text", "val_data",
+                  "from_tuner")
 
 
 def _bool(text: str) -> bool:

@@ -170,6 +170,10 @@ class EmotionConfig(TrainingConfig):
     zoom: float = 0.1
     contrast: float = 0.2
     cache: bool = True
+    filters: str = "32,64,128,256"  # one Conv2D block per entry (the design's 32 5×5, 64 5×5, 128 3×3, 256 3×3)
+    tune: int = 0  # >0: keras-tuner random search of this many trials instead of one training run
+    tune_epochs: int = 10  # epochs per tuner trial (early stopping inside)
+    from_tuner: str | None = None  # train with the best hyperparameters of this tuning run folder
 
 
 STAGE_CONFIGS = {c.STAGE: c for c in (LipReadingConfig, DecoderConfig, VisualConfig, IntegrateConfig, EmotionConfig)}

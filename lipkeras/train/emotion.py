@@ -65,12 +65,20 @@ def load_split(cfg: EmotionConfig):
             ([val_paths[i] for i in keep], [index[val_names[i]] for i in keep]), skipped)
 
 
+KERNELS = (5, 5, 3, 3, 3, 3)
+
+
+def filters_of(text: str) -> tuple[int, ...]:
+    return tuple(int(f) for f in str(text).split(",") if f.strip())
+
+
 def build_model(cfg: EmotionConfig, labels, **overrides):
     from lipkeras.models import EmotionCNN
 
+    filters = filters_of(cfg.filters)
     kwargs = dict(labels=labels, input_size=cfg.input_size, convs_per_block=cfg.convs_per_block,
-                  dense_units=cfg.dense_units, dropout=cfg.dropout, dense_dropout=cfg.dense_dropout,
-                  mean_face=cfg.mean_face)
+                  filters=filters, kernel_sizes=KERNELS[:len(filters)], dense_units=cfg.dense_units,
+                  dropout=cfg.dropout, dense_dropout=cfg.dense_dropout, mean_face=cfg.mean_face)
     kwargs.update(overrides)
     return EmotionCNN(**kwargs, name="emotion_cnn")
 
@@ -113,6 +121,68 @@ def save_curves(history_csv: Path, png: Path) -> None:
     tmp.replace(png)
 
 
+TUNED = ("filters", "dropout", "dense_units", "learning_rate", "mean_face")
+
+
+def tuned_config(cfg: EmotionConfig, folder: str | Path) -> EmotionConfig:
+    """``cfg`` with the best hyperparameters of a tuning run (``best_hyperparameters.json``)."""
+    import dataclasses
+
+    best_file = Path(folder) / "best_hyperparameters.json"
+    if not best_file.is_file():
+        raise FileNotFoundError(f"{folder}: no best_hyperparameters.json (run --stage emotion --tune N first)")
+    best = json.loads(best_file.read_text())
+    return dataclasses.replace(cfg, **{k: best[k] for k in TUNED if k in best}, from_tuner=None)
+
+
+def tune(cfg: EmotionConfig, data) -> dict:
+    """keras-tuner random search over filters, dropout, dense units, learning rate and the mean face."""
+    import keras
+    import keras_tuner as kt
+
+    from lipkeras.train.strategy import get_strategy
+
+    out = Path(cfg.out)
+    labels, train_ds, val_ds, mean = data
+
+    def build(hp):
+        base = hp.Choice("filters_base", [16, 32, 48])
+        trial = dict(filters=",".join(str(base * m) for m in (1, 2, 4, 8)),
+                     dropout=hp.Float("dropout", 0.2, 0.5, step=0.1),
+                     dense_units=hp.Choice("dense_units", [64, 128, 256]),
+                     learning_rate=hp.Float("learning_rate", 1e-4, 3e-3, sampling="log"),
+                     mean_face=hp.Boolean("mean_face", default=True))
+        import dataclasses
+
+        tcfg = dataclasses.replace(cfg, **trial)
+        model = build_model(tcfg, labels)
+        if tcfg.mean_face:
+            model.get_layer("mean_face").set_mean(mean)
+        model.compile(optimizer=keras.optimizers.Adam(tcfg.learning_rate), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        return model
+
+    tuner = kt.RandomSearch(build, objective="val_accuracy", max_trials=cfg.tune, seed=cfg.seed,
+                            directory=str(out), project_name="tuner", overwrite=False,
+                            distribution_strategy=None if cfg.strategy == "none" else get_strategy(cfg.strategy))
+    t0 = time.perf_counter()
+    tuner.search(train_ds, validation_data=val_ds, epochs=cfg.tune_epochs, verbose=2,
+                 steps_per_epoch=cfg.steps_per_epoch or None,
+                 callbacks=[keras.callbacks.EarlyStopping("val_accuracy", mode="max", patience=3)])
+    hp = tuner.get_best_hyperparameters(1)[0].values
+    best = {"filters": ",".join(str(hp["filters_base"] * m) for m in (1, 2, 4, 8)), "dropout": hp["dropout"],
+            "dense_units": hp["dense_units"], "learning_rate": hp["learning_rate"], "mean_face": hp["mean_face"]}
+    trials = [{"trial": t.trial_id, "hyperparameters": t.hyperparameters.values, "val_accuracy": t.score}
+              for t in tuner.oracle.trials.values()]
+    (out / "best_hyperparameters.json").write_text(json.dumps(best, indent=2) + "\n")
+    summary = {"stage": "emotion", "tuner_trials": len(trials), "search_seconds": round(time.perf_counter() - t0, 1),
+               "best_hyperparameters": best, "best_val_accuracy": max((t["val_accuracy"] or 0) for t in trials),
+               "trials": trials}
+    (out / "tuner_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in summary.items() if k != "trials"}), flush=True)
+    return summary
+
+
 def train(cfg: EmotionConfig) -> dict:
     import keras
 
@@ -121,6 +191,8 @@ def train(cfg: EmotionConfig) -> dict:
     from lipkeras.train.runner import start_run
     from lipkeras.train.strategy import get_strategy
 
+    if cfg.from_tuner:
+        cfg = tuned_config(cfg, cfg.from_tuner)
     out = start_run(cfg)
     labels, (tr_paths, tr_ids), (va_paths, va_ids), skipped = load_split(cfg)
     print(f"emotion data: {len(tr_paths)} training faces, {len(va_paths)} validation faces, labels {labels}, "
@@ -132,10 +204,13 @@ def train(cfg: EmotionConfig) -> dict:
     val_ds = image_folder_dataset(va_paths, va_ids, cfg.input_size, batch_size=256, cache=cfg.cache)
     if cfg.steps_per_epoch:
         train_ds = train_ds.repeat()
+    mean = mean_face(plain, cfg.input_size)
+    if cfg.tune:
+        return tune(cfg, (labels, train_ds, val_ds, mean))
     with get_strategy(cfg.strategy).scope():
         model = build_model(cfg, labels)
         if cfg.mean_face:
-            model.get_layer("mean_face").set_mean(mean_face(plain, cfg.input_size))
+            model.get_layer("mean_face").set_mean(mean)
         model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=cfg.clipnorm or None),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     print(f"EmotionCNN: {model.count_params():,} parameters", flush=True)
