@@ -99,6 +99,20 @@ def _videos(inputs: list[str]) -> list[str]:
     return _inputs(inputs, VIDEO_EXTENSIONS)
 
 
+def _emotion_reader(name: str | None):
+    """The emotion model for transcripts: the one named, else the shipped default if there is one."""
+    from lipkeras.emotion import DEFAULT_EMOTION_MODEL, EmotionReader
+
+    if name in ("none", "off"):
+        return None
+    if name is None:
+        try:
+            return EmotionReader(DEFAULT_EMOTION_MODEL)
+        except FileNotFoundError:
+            return None  # no emotion model ships yet: transcripts without emotion
+    return EmotionReader(name)
+
+
 def _transcribe(args) -> int:
     from lipkeras import _quiet
 
@@ -110,6 +124,7 @@ def _transcribe(args) -> int:
         reader = LipReader(args.model)
         if reader.kind == "crossmodal":
             reader.decoding_config(args.beam, args.lm_weight, args.ctc_weight)  # fail early on bad options
+        emotion = _emotion_reader(args.emotion_model)
     except (FileNotFoundError, ValueError) as exc:
         print(f"lipkeras transcribe: error: {exc}", file=sys.stderr)
         return 2
@@ -120,7 +135,8 @@ def _transcribe(args) -> int:
     failed = 0
     for v in videos:
         try:
-            r = reader.transcribe(v, beam_width=args.beam, lm_weight=args.lm_weight, ctc_weight=args.ctc_weight)
+            r = reader.transcribe(v, beam_width=args.beam, emotion=emotion, lm_weight=args.lm_weight,
+                                  ctc_weight=args.ctc_weight)
         except SkipInput as exc:
             failed += 1
             print(f"lipkeras transcribe: {v}: {exc}", file=sys.stderr)
@@ -232,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="cross-modal models: weight of the character LM in shallow fusion (default: the model's)")
     tr.add_argument("--ctc-weight", type=float, default=None,
                     help="cross-modal models: weight of the CTC prefix score (default: the model's)")
+    tr.add_argument("--emotion-model", default=None,
+                    help="emotion model for the speaker's emotion (default: fer_emotion when it ships; 'none': off)")
     tr.add_argument("--json", action="store_true", help="one JSON object per video")
 
     em = sub.add_parser("emotion", help="facial emotion of images and videos",

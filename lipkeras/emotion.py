@@ -57,7 +57,14 @@ class EmotionReader:
             probs.append(np.asarray(self.model.predict_on_batch(faces[i:i + 64].astype(np.float32))))
         return np.concatenate(probs)
 
-    def _preprocess_config(self, aligned: bool = False):
+    def classify_faces(self, faces: np.ndarray, source: str = "") -> dict:
+        """Label of a clip's face frames ``[T, H, W, C]`` (sampled to ``max_frames``, probabilities averaged)."""
+        n = len(faces)
+        if self.max_frames and n > self.max_frames:  # the same number of frames per video
+            faces = faces[np.linspace(0, n - 1, self.max_frames).astype(int)]
+        return self._result(source, self.predict_faces(faces)) | {"frames": int(n)}
+
+    def preprocess_config(self, aligned: bool = False):
         from lipkeras.preprocess import PreprocessConfig
 
         return PreprocessConfig(dataset="images" if aligned else "folder", rois=("face",), aligned=aligned,
@@ -81,17 +88,14 @@ class EmotionReader:
         if path.suffix.lower() in IMAGE_EXTENSIONS:
             item = Item(str(path), path.stem, kind="image")
             try:
-                clip = process_image(item, self._preprocess_config(aligned=bool(aligned)))
+                clip = process_image(item, self.preprocess_config(aligned=bool(aligned)))
             except SkipInput:
                 if aligned is not None or not self._small_image(path):
                     raise
-                clip = process_image(item, self._preprocess_config(aligned=True))
+                clip = process_image(item, self.preprocess_config(aligned=True))
             return self._result(str(path), self.predict_faces(clip["face"]))
-        clip = process_video(Item(str(path), path.stem), self._preprocess_config())
-        faces = clip["face"]
-        if self.max_frames and len(faces) > self.max_frames:  # the same number of frames per video
-            faces = faces[np.linspace(0, len(faces) - 1, self.max_frames).astype(int)]
-        return self._result(str(path), self.predict_faces(faces)) | {"frames": int(clip["num_frames"])}
+        clip = process_video(Item(str(path), path.stem), self.preprocess_config())
+        return self.classify_faces(clip["face"], str(path))
 
     def _small_image(self, path: Path) -> bool:
         from PIL import Image

@@ -120,10 +120,16 @@ class LipReader:
             return [r["text"] for r in self.recognize_batch(frames, lengths, beam_width, lm_weight, ctc_weight)]
         return recognize
 
-    def preprocess_config(self):
+    def preprocess_config(self, emotion=None):
+        """Mouth crops as the model was trained on; plus the emotion model's face crops if given."""
         from lipkeras.preprocess import PreprocessConfig
 
-        return PreprocessConfig(rois=("mouth",), mouth_size=self.meta["mouth_size"],
+        face = {}
+        if emotion is not None:
+            ecfg = emotion.preprocess_config()
+            face = dict(rois=("mouth", "face"), face_size=ecfg.face_size, face_side=ecfg.face_side,
+                        face_center_y=ecfg.face_center_y)
+        return PreprocessConfig(**{"rois": ("mouth",), **face}, mouth_size=self.meta["mouth_size"],
                                 mouth_side=self.meta["mouth_side"], color=self.meta["color"],
                                 fps=self.meta["fps"], workers=1)
 
@@ -138,13 +144,17 @@ class LipReader:
     def read_frames(self, mouth: np.ndarray, beam_width: int = 0, **decoding) -> str:
         return self.read_clip(mouth, beam_width, **decoding)["text"]
 
-    def transcribe(self, video: str | Path, beam_width: int = 0, **decoding) -> dict:
-        """Preprocess a raw video exactly as ``lipkeras preprocess`` does, read its lips, decode."""
+    def transcribe(self, video: str | Path, beam_width: int = 0, emotion=None, **decoding) -> dict:
+        """Preprocess a raw video exactly as ``lipkeras preprocess`` does, read its lips, decode.
+
+        With an ``EmotionReader``, the same pass also crops the face, and the result gains
+        ``emotion`` and ``emotion_probs`` (the mean of the frame probabilities).
+        """
         from lipkeras.preprocess.process import process_video
         from lipkeras.preprocess.sources import Item
 
         t0 = time.perf_counter()
-        clip = process_video(Item(str(video), Path(video).stem), self.preprocess_config())
+        clip = process_video(Item(str(video), Path(video).stem), self.preprocess_config(emotion))
         t1 = time.perf_counter()
         read = self.read_clip(clip["mouth"], beam_width, **decoding)
         t2 = time.perf_counter()
@@ -153,6 +163,10 @@ class LipReader:
                "model": self.name, "video_seconds": round(frames / self.meta["fps"], 3),
                "preprocess_seconds": round(t1 - t0, 3), "model_seconds": round(t2 - t1, 3)}
         out.update(read)
+        if emotion is not None:
+            e = emotion.classify_faces(clip["face"])
+            out.update(emotion=e["label"], emotion_probs=e["probs"], emotion_model=emotion.name)
+            out["seconds"] = round(time.perf_counter() - t0, 3)
         return out
 
 

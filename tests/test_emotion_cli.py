@@ -58,3 +58,17 @@ def test_evaluate_emotion_on_real_fer_faces(shared_data, tmp_path):
     rows = (tmp_path / "out" / "fer_confusion.csv").read_text().splitlines()
     assert len(rows) == 4 and sum(int(v) for row in rows[1:] for v in row.split(",")[1:]) == 15
     assert (tmp_path / "out" / "fer_confusion.png").stat().st_size > 1000
+
+
+def test_transcribe_reports_the_speakers_emotion(grid_sample, tmp_path):
+    model = EmotionCNN(labels=LABELS, input_size=48, filters=(4,), kernel_sizes=(5,), convs_per_block=1, dense_units=8)
+    model.save(tmp_path / "emo.keras")
+    clip = sorted((grid_sample / "s1").glob("*.mp4"))[0]
+    r = subprocess.run([sys.executable, "-m", "lipkeras", "transcribe", str(clip), "--json", "--emotion-model",
+                        str(tmp_path / "emo.keras")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout.strip().splitlines()[-1])
+    assert d["text"] and d["emotion"] in LABELS and set(d["emotion_probs"]) == set(LABELS)
+    r = subprocess.run([sys.executable, "-m", "lipkeras", "transcribe", str(clip), "--json", "--emotion-model",
+                        "none"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "emotion" not in json.loads(r.stdout.strip().splitlines()[-1])
