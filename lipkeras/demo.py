@@ -49,13 +49,24 @@ def main(out: str = "tfrecords/grid_sample", workers: int | None = None) -> int:
         resolve(None)
     except FileNotFoundError:
         return 0
+    from lipkeras.preprocess.labels import read_grid_align
+
+    videos = sorted((GRID_SAMPLE / "s1").glob("*.mp4"))[:2]
     print("4. transcribe two bundled videos with the shipped grid_lipreader (raw video → text)")
     reader = LipReader()
-    for video in sorted((GRID_SAMPLE / "s1").glob("*.mp4"))[:2]:
+    for video in videos:
         r = reader.transcribe(video)
-        ref = (GRID_SAMPLE / "align" / "s1" / f"{video.stem}.align")
-        from lipkeras.preprocess.labels import read_grid_align
-
-        print(f"   {video.name}: {r['text']!r} (truth {read_grid_align(ref)!r}; {r['seconds']:.2f} s "
-              f"for {r['video_seconds']:.1f} s of video)")
+        ref = read_grid_align(GRID_SAMPLE / "align" / "s1" / f"{video.stem}.align")
+        print(f"   {video.name}: {r['text']!r} (truth {ref!r}; {r['seconds']:.2f} s for {r['video_seconds']:.1f} s "
+              f"of video)")
+    try:
+        resolve("grid_crossmodal")
+    except FileNotFoundError:
+        return 0
+    print("5. the same with the cross-modal reader (attention beam search + character LM fusion)")
+    reader = LipReader("grid_crossmodal")
+    for video in videos:
+        r = reader.transcribe(video)
+        print(f"   {video.name}: {r['text']!r} (score {r['score']:.3f}, LM score {r['lm_score']:.2f}; "
+              f"{r['seconds']:.2f} s)")
     return 0
