@@ -132,18 +132,29 @@ def _transcribe(args) -> int:
     if not videos:
         print("lipkeras transcribe: error: no videos found", file=sys.stderr)
         return 2
+
+    def work(v):
+        return reader.transcribe(v, beam_width=args.beam, emotion=emotion, lm_weight=args.lm_weight,
+                                 ctc_weight=args.ctc_weight)
+
+    return _each("transcribe", videos, "video", reader.name, args.json, work, lambda v, r: f"{v}: {r['text']}",
+                 (SkipInput,))
+
+
+def _each(command, inputs, key, model_name, as_json, work, show, errors) -> int:
+    """Run ``work`` on every input; a failure is one stderr line (and a JSON error line) while the
+    others go on. Exit status 1 when any failed."""
     failed = 0
-    for v in videos:
+    for i in inputs:
         try:
-            r = reader.transcribe(v, beam_width=args.beam, emotion=emotion, lm_weight=args.lm_weight,
-                                  ctc_weight=args.ctc_weight)
-        except SkipInput as exc:
+            r = work(i)
+        except errors as exc:
             failed += 1
-            print(f"lipkeras transcribe: {v}: {exc}", file=sys.stderr)
-            if args.json:
-                print(json.dumps({"video": v, "error": str(exc), "model": reader.name}), flush=True)
+            print(f"lipkeras {command}: {i}: {exc}", file=sys.stderr)
+            if as_json:
+                print(json.dumps({key: i, "error": str(exc), "model": model_name}), flush=True)
             continue
-        print(json.dumps(r) if args.json else f"{v}: {r['text']}", flush=True)
+        print(json.dumps(r) if as_json else show(i, r), flush=True)
     return 1 if failed else 0
 
 
@@ -175,19 +186,11 @@ def _emotion(args) -> int:
     if not inputs:
         print("lipkeras emotion: error: no images or videos found", file=sys.stderr)
         return 2
-    failed = 0
-    for i in inputs:
-        try:
-            r = reader.classify(i, aligned=True if args.aligned else None)
-        except (SkipInput, OSError) as exc:
-            failed += 1
-            print(f"lipkeras emotion: {i}: {exc}", file=sys.stderr)
-            if args.json:
-                print(json.dumps({"input": i, "error": str(exc), "model": reader.name}), flush=True)
-            continue
-        r["model"] = reader.name
-        print(json.dumps(r) if args.json else f"{i}: {r['label']} ({r['probs'][r['label']]:.2f})", flush=True)
-    return 1 if failed else 0
+    def work(i):
+        return reader.classify(i, aligned=True if args.aligned else None) | {"model": reader.name}
+
+    return _each("emotion", inputs, "input", reader.name, args.json, work,
+                 lambda i, r: f"{i}: {r['label']} ({r['probs'][r['label']]:.2f})", (SkipInput, OSError))
 
 
 def build_parser() -> argparse.ArgumentParser:
