@@ -22,9 +22,12 @@ The package follows the pipeline, one folder per step::
 * ``lipkeras.decode`` (greedy and beam CTC; attention beam search with LM shallow fusion and
   CTC prefix scores), ``lipkeras.metrics`` / ``lipkeras.evaluate`` (WER, CER),
   ``lipkeras.lipreader`` (load a model by name, transcribe raw videos).
-* ``lipkeras.visualize``: contact sheets (PNG) and GIFs of clips.
+* ``lipkeras.emotion`` / ``lipkeras.evaluate_emotion``: the facial-emotion model on faces, images
+  and videos (``EmotionCNN``, ``--stage emotion``), accuracy/F1 and confusion matrices.
+* ``lipkeras.visualize``: contact sheets (PNG), GIFs of clips, confusion-matrix PNGs.
 
-Command line: ``lipkeras --help`` (``preprocess``, ``inspect``, ``evaluate``, ``transcribe``, ``demo``).
+Command line: ``lipkeras --help`` (``preprocess``, ``inspect``, ``evaluate``, ``transcribe``, ``emotion``,
+``demo``).
 """
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""The ``lipkeras`` command: ``preprocess``, ``inspect``, ``evaluate``, ``transcribe``, ``demo``."""
+"""The ``lipkeras`` command: ``preprocess``, ``inspect``, ``evaluate``, ``transcribe``, ``emotion``, ``demo``."""
 
 from __future__ import annotations
 
