@@ -104,6 +104,11 @@ def test_resume_skips_finished_shards(preprocessed, grid3, tmp_path):
     m2 = run(grid3, copy, PreprocessConfig(dataset="grid", workers=1, shard_size=2, mouth_size=64), progress=False)
     assert m2["resumed_shards"] == 0
     assert decode_numpy(next(iter_records(str(copy)))[1])["mouth"].shape[1:] == (64, 64, 1)
+    # Another shard plan in the same folder: the old plan's shards go, nothing is read twice.
+    m3 = run(grid3, copy, PreprocessConfig(dataset="grid", workers=1, shard_size=3, mouth_size=64), progress=False)
+    assert m3["removed_stale_shards"] == ["all-00000-of-00002.tfrecord", "all-00001-of-00002.tfrecord"]
+    assert sorted(p.name for p in copy.glob("*.tfrecord")) == ["all-00000-of-00001.tfrecord"]
+    assert sum(1 for _ in iter_records(str(copy))) == 3
 
 
 def test_interrupted_run_leaves_no_partial_shard(grid3, tmp_path, monkeypatch):

@@ -112,6 +112,14 @@ def run(input_path: str | Path, output: str | Path, cfg: PreprocessConfig, progr
     items, excluded = spl.assign(items, cfg)
     shards = plan_shards(items, cfg.shard_size)
     previous = _load_previous(out, cfg)
+    # Shards of an earlier run with another plan (other shard size, splits or inputs) would be read
+    # together with the new ones: remove every shard-named file that this plan does not produce.
+    planned = {sh.name for sh in shards}
+    stale = sorted(f for f in out.glob("*-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9].tfrecord")
+                   if f.name not in planned)
+    for f in stale:
+        log.warning("removing %s: a shard of an earlier run that this run does not write", f)
+        f.unlink()
 
     done, todo = [], []
     for sh in shards:
@@ -134,6 +142,7 @@ def run(input_path: str | Path, output: str | Path, cfg: PreprocessConfig, progr
         "skipped": [s.to_dict() for s in skipped],
         "excluded_by_split_list": excluded,
         "resumed_shards": len(done),
+        "removed_stale_shards": [f.name for f in stale],
         "splits": {},
         "shards": list(done),
         "config": cfg.to_dict(),
