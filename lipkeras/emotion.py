@@ -49,9 +49,8 @@ class EmotionReader:
             faces = faces @ np.array([0.299, 0.587, 0.114], np.float32)
             faces = faces[..., None]
         if faces.shape[1:3] != (self.size, self.size):
-            faces = np.stack([cv2.resize(f, (self.size, self.size), interpolation=cv2.INTER_AREA)
-                              for f in faces])[..., None] if self.channels == 1 else np.stack(
-                [cv2.resize(f, (self.size, self.size), interpolation=cv2.INTER_AREA) for f in faces])
+            resized = [cv2.resize(f, (self.size, self.size), interpolation=cv2.INTER_AREA) for f in faces]
+            faces = np.stack(resized).reshape(len(faces), self.size, self.size, -1)  # cv2 drops a 1-channel axis
         probs = []
         for i in range(0, len(faces), 64):
             probs.append(np.asarray(self.model.predict_on_batch(faces[i:i + 64].astype(np.float32))))

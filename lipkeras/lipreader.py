@@ -170,14 +170,6 @@ class LipReader:
         return out
 
 
-def _save_atomic(model, path: Path) -> None:
-    import os
-
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
 def ship(model_file: str | Path, out_dir: str | Path, preset: str | None = None, crop_size: int = 88,
          preprocess=None, lm_file: str | Path | None = None, decoding: dict | None = None) -> Path:
     """Copy a trained ``.keras`` model into ``out_dir`` with its ``lipkeras.json`` (atomic writes).
@@ -189,20 +181,20 @@ def ship(model_file: str | Path, out_dir: str | Path, preset: str | None = None,
 
     import lipkeras.models
     from lipkeras.preprocess import PreprocessConfig
-    from lipkeras.records.io import write_json_atomic
+    from lipkeras.records.io import save_keras_atomic, write_json_atomic
 
     pre = preprocess or PreprocessConfig(rois=("mouth",))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = keras.saving.load_model(model_file, compile=False)  # drops the optimizer state
-    _save_atomic(model, out / "model.keras")
+    save_keras_atomic(model, out / "model.keras")
     meta = {"name": out.name, "preset": preset, "crop_size": crop_size, "mouth_size": pre.mouth_size,
             "mouth_side": pre.mouth_side, "color": pre.color, "fps": pre.fps, "vocab": DEFAULT.chars,
             "input": "mouth frames [B, T, crop, crop, 1] float32 in [0, 1] + frame_lengths [B] int32",
             "output": "CTC logits [B, T, vocab]; id 0 = blank"}
     if isinstance(model, lipkeras.models.CrossModalReader):
         lm_file = Path(lm_file or Path(model_file).parent / "lm.keras")
-        _save_atomic(keras.saving.load_model(lm_file, compile=False), out / "lm.keras")
+        save_keras_atomic(keras.saving.load_model(lm_file, compile=False), out / "lm.keras")
         meta.update(kind="crossmodal", lm="lm.keras", decoding=dict(decoding or {}),
                     output="{'ctc': CTC logits [B, T, vocab], 'attention': next-character logits [B, L, vocab]} "
                            "given tokens = <sos> + characters; decode with attention beam search")

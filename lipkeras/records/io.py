@@ -81,6 +81,16 @@ def compression_of(path: str) -> str:
         return "GZIP" if fh.read(2) == GZIP_MAGIC else ""
 
 
+def save_keras_atomic(model, path: str | Path) -> Path:
+    """``model.save`` to a temp file in the same folder, then rename: never a half-written ``.keras``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+    return path
+
+
 def write_json_atomic(path: str | Path, data) -> None:
     import json
 

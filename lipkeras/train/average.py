@@ -11,12 +11,13 @@ taken from the last checkpoint.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import keras
 import numpy as np
+
+from lipkeras.records.io import save_keras_atomic
 
 
 class KeepCheckpoints(keras.callbacks.Callback):
@@ -27,11 +28,7 @@ class KeepCheckpoints(keras.callbacks.Callback):
         self.folder, self.keep = Path(folder), int(keep)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.folder.mkdir(parents=True, exist_ok=True)
-        final = self.folder / f"epoch{epoch + 1:03d}.keras"
-        tmp = self.folder / f".epoch{epoch + 1:03d}.tmp-{os.getpid()}.keras"
-        self.model.save(tmp)
-        os.replace(tmp, final)
+        save_keras_atomic(self.model, self.folder / f"epoch{epoch + 1:03d}.keras")
         for old in sorted(self.folder.glob("epoch*.keras"))[: -self.keep]:
             old.unlink()
 
@@ -75,12 +72,8 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as exc:
         print(f"lipkeras average: error: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}.keras")
-    model.save(tmp)
-    os.replace(tmp, out)
-    print(f"averaged {len(paths)} checkpoints into {out}")
+    save_keras_atomic(model, args.out)
+    print(f"averaged {len(paths)} checkpoints into {args.out}")
     return 0
 
 

@@ -83,14 +83,11 @@ def build_model(cfg: EmotionConfig, labels, **overrides):
     return EmotionCNN(**kwargs, name="emotion_cnn")
 
 
-def mean_face(dataset, input_size: int) -> np.ndarray:
+def mean_face(dataset) -> np.ndarray:
     """Pixel-wise mean of the training faces (un-augmented), saved inside the model."""
-    total, count = np.zeros((input_size, input_size, 1)), 0
-    for x, _ in dataset:
-        x = np.asarray(x, np.float64)
-        total += x.sum(0)
-        count += x.shape[0]
-    return (total / max(count, 1)).astype(np.float32)
+    from lipkeras.layers import MeanFaceSubtraction
+
+    return MeanFaceSubtraction().adapt(np.asarray(x) for x, _ in dataset)
 
 
 def save_curves(history_csv: Path, png: Path) -> None:
@@ -188,7 +185,7 @@ def train(cfg: EmotionConfig) -> dict:
 
     from lipkeras.records.image_folder import image_folder_dataset
     from lipkeras.train.callbacks import EpochTimer, TimeBudget
-    from lipkeras.train.runner import start_run
+    from lipkeras.train.runner import checkpoint_callbacks, start_run
     from lipkeras.train.strategy import get_strategy
 
     if cfg.from_tuner:
@@ -204,7 +201,7 @@ def train(cfg: EmotionConfig) -> dict:
     val_ds = image_folder_dataset(va_paths, va_ids, cfg.input_size, batch_size=256, cache=cfg.cache)
     if cfg.steps_per_epoch:
         train_ds = train_ds.repeat()
-    mean = mean_face(plain, cfg.input_size)
+    mean = mean_face(plain)
     if cfg.tune:
         return tune(cfg, (labels, train_ds, val_ds, mean))
     with get_strategy(cfg.strategy).scope():
@@ -221,11 +218,7 @@ def train(cfg: EmotionConfig) -> dict:
                                           min_lr=cfg.min_learning_rate, verbose=1),
         keras.callbacks.EarlyStopping("val_accuracy", mode="max", patience=cfg.early_stopping_patience,
                                       restore_best_weights=True),
-        keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_accuracy", mode="max",
-                                        save_best_only=True),
-        keras.callbacks.ModelCheckpoint(str(out / "last.keras")),
-        keras.callbacks.BackupAndRestore(str(out / "backup")),
-        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+        *checkpoint_callbacks(cfg, "val_accuracy", "max"),
     ]
     t0 = time.perf_counter()
     history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=2,

@@ -3,8 +3,6 @@ module's context, fine-tuned with ``ctc_weight · CTC + (1 − ctc_weight) · CE
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 from lipkeras.train.config import IntegrateConfig
 
@@ -56,6 +54,7 @@ def build_integrated(visual, lm, vocab_size: int):
 
 def train(cfg: IntegrateConfig) -> dict:
     from lipkeras.models.losses import CTCLoss, MaskedCrossEntropy
+    from lipkeras.records.io import save_keras_atomic
     from lipkeras.records.vocab import DEFAULT
     from lipkeras.train.callbacks import DecodeMetrics
     from lipkeras.train.lipreading import init_weights, load_datasets
@@ -74,11 +73,8 @@ def train(cfg: IntegrateConfig) -> dict:
     print(f"cross-modal reader: {model.count_params():,} parameters, ctc_weight {cfg.ctc_weight}", flush=True)
     init_weights(model, cfg)
     # The LM used for shallow fusion travels with the run (the decoder itself is fine-tuned here).
-    lm_file = out / "lm.keras"
-    if not lm_file.exists():
-        tmp = out / f".lm.tmp-{os.getpid()}.keras"
-        lm.save(tmp)
-        os.replace(tmp, lm_file)
+    if not (out / "lm.keras").exists():
+        save_keras_atomic(lm, out / "lm.keras")
     fit_ds = train_ds.map(lambda b: with_tokens(b, DEFAULT.sos, DEFAULT.eos)).repeat()
     return fit(cfg, model, fit_ds, steps, DecodeMetrics(val_ds, cfg.examples, recognize=_GreedyAttention()),
                monitor="val_wer", extra={"train_clips": n_train, "visual": cfg.visual, "decoder": cfg.decoder})

@@ -36,13 +36,29 @@ def steps_for(cfg, n_train: int) -> int:
     return getattr(cfg, "steps_per_epoch", 0) or math.ceil(n_train / cfg.batch_size)
 
 
+def checkpoint_callbacks(cfg, monitor: str, mode: str) -> list:
+    """``best.keras`` (by ``monitor``), ``last.keras``, ``backup/`` (``BackupAndRestore``: a killed run
+    resumes where it stopped), ``history.csv``, and the kept epochs of ``--keep-checkpoints``."""
+    import keras
+
+    out = Path(cfg.out)
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor=monitor, mode=mode, save_best_only=True),
+        keras.callbacks.ModelCheckpoint(str(out / "last.keras")),
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+    ]
+    if getattr(cfg, "keep_checkpoints", 0):
+        from lipkeras.train.average import KeepCheckpoints
+
+        callbacks.append(KeepCheckpoints(out / "checkpoints", cfg.keep_checkpoints))
+    return callbacks
+
+
 def fit(cfg, model, fit_ds, steps: int, metrics_callback, monitor: str, mode: str = "min",
         samples_per_epoch: int | None = None, extra: dict | None = None) -> dict:
-    """``model.fit`` with the house callbacks; writes and returns ``summary.json``'s dict.
-
-    Checkpoints: ``best.keras`` (by ``monitor``), ``last.keras``; ``backup/`` lets a killed run
-    resume where it stopped (``BackupAndRestore``); ``history.csv`` and ``tensorboard/`` log it.
-    """
+    """``model.fit`` with the house callbacks (``checkpoint_callbacks`` + TensorBoard + time budget);
+    writes and returns ``summary.json``'s dict."""
     import keras
 
     from lipkeras.train.callbacks import EpochTimer, TimeBudget
@@ -53,16 +69,9 @@ def fit(cfg, model, fit_ds, steps: int, metrics_callback, monitor: str, mode: st
         EpochTimer(),
         budget,
         metrics_callback,
-        keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor=monitor, mode=mode, save_best_only=True),
-        keras.callbacks.ModelCheckpoint(str(out / "last.keras")),
-        keras.callbacks.BackupAndRestore(str(out / "backup")),
-        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+        *checkpoint_callbacks(cfg, monitor, mode),
         keras.callbacks.TensorBoard(str(out / "tensorboard"), update_freq="epoch", write_graph=False),
     ]
-    if getattr(cfg, "keep_checkpoints", 0):
-        from lipkeras.train.average import KeepCheckpoints
-
-        callbacks.append(KeepCheckpoints(out / "checkpoints", cfg.keep_checkpoints))
     t0 = time.perf_counter()
     history = model.fit(fit_ds, epochs=cfg.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=2)
     seconds = time.perf_counter() - t0
