@@ -1,4 +1,4 @@
-"""The ``lipkeras`` command: ``preprocess``, ``inspect``, ``evaluate``, ``transcribe``, ``emotion``, ``demo``."""
+"""The ``lipkeras`` command: ``preprocess``, ``inspect``, ``evaluate``, ``transcribe``, ``emotion``, ``export``, ``serve``, ``demo``."""
 
 from __future__ import annotations
 
@@ -261,7 +261,67 @@ def build_parser() -> argparse.ArgumentParser:
     em.add_argument("--model", default=None, help="model path or name under saved_models/ (default fer_emotion)")
     em.add_argument("--aligned", action="store_true", help="images are already face crops: no face detection")
     em.add_argument("--json", action="store_true", help="one JSON object per input")
+    ex = sub.add_parser("export", help="a trained model → a TF Serving SavedModel (or TFLite)",
+                        description="Export a trained model to OUT/NAME/VERSION/ (TF Serving's layout) with "
+                                    "serving signatures for tensors and tf.Examples, or to TFLite.")
+    ex.add_argument("--model", required=True, help="model path (.keras, a folder with model.keras) or name under "
+                    "saved_models/")
+    ex.add_argument("--name", default=None, help="served model name (default: the model's name)")
+    ex.add_argument("--version", type=int, default=None, help="version number (default: the next free one)")
+    ex.add_argument("--out", default="saved_models", help="model base path (default saved_models)")
+    ex.add_argument("--format", choices=("saved_model", "tflite"), default="saved_model",
+                    help="saved_model (default) or tflite (OUT/NAME/tflite/VERSION/model.tflite)")
+    ex.add_argument("--overwrite", action="store_true", help="replace an existing version")
+
+    sv = sub.add_parser("serve", help="serve SavedModels over TF Serving's REST API",
+                        description="Serve every model under the base path (NAME/VERSION/saved_model.pb) with TF "
+                                    "Serving's REST API, plus POST /v1/models/NAME:transcribe (lipkeras extension).")
+    sv.add_argument("--model-base-path", default="saved_models", help="folder of NAME/VERSION/ (default saved_models)")
+    sv.add_argument("--port", type=int, default=8501, help="port (default 8501, TF Serving's REST port; 0: any free)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sv.add_argument("--models", nargs="+", default=None, metavar="NAME", help="serve only these models")
+    sv.add_argument("--all-versions", action="store_true", help="serve every version, not only the newest")
+    sv.add_argument("--threads", type=int, default=8, help="request threads (default 8)")
+    sv.add_argument("--max-body-mb", type=float, default=64.0, help="request body limit in MiB (default 64)")
+    sv.add_argument("--request-timeout", type=float, default=120.0,
+                    help="seconds a request may compute before a 504 (default 120)")
     return p
+
+
+def _export(args) -> int:
+    from lipkeras import _quiet
+
+    _quiet.import_tensorflow()
+    from lipkeras.export import ExportError
+
+    try:
+        if args.format == "tflite":
+            from lipkeras.export.tflite import export_tflite
+
+            path = export_tflite(args.model, args.name, args.version, args.out, args.overwrite)
+        else:
+            from lipkeras.export import export_saved_model
+
+            path = export_saved_model(args.model, args.name, args.version, args.out, args.overwrite)
+    except (ExportError, FileNotFoundError) as e:
+        print(f"lipkeras export: {e}", file=sys.stderr)
+        return 1
+    print(f"exported {args.model} → {path}")
+    return 0
+
+
+def _serve(args) -> int:
+    from lipkeras import _quiet
+
+    _quiet.import_tensorflow()
+    from lipkeras.serve.server import serve
+
+    try:
+        return serve(args.model_base_path, args.host, args.port, args.threads, args.max_body_mb, args.request_timeout,
+                     "all" if args.all_versions else "latest", args.models)
+    except (FileNotFoundError, OSError) as e:
+        print(f"lipkeras serve: {e}", file=sys.stderr)
+        return 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,6 +338,10 @@ def main(argv: list[str] | None = None) -> int:
         return _transcribe(args)
     if args.command == "emotion":
         return _emotion(args)
+    if args.command == "export":
+        return _export(args)
+    if args.command == "serve":
+        return _serve(args)
     if args.command == "demo":
         from lipkeras.demo import main as demo_main
 

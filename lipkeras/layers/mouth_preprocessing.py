@@ -1,5 +1,32 @@
 import keras
+import numpy as np
 from keras import ops
+
+
+def antialias_taps(factor: int) -> tuple[int, np.ndarray]:
+    """Offsets' start and weights of antialiased bilinear downsampling by an integer ``factor``:
+    the triangle filter stretched by ``factor`` (what ``ops.image.resize(..., antialias=True)`` uses)."""
+    d = np.arange(-factor, 2 * factor + 1)
+    w = np.maximum(0.0, 1.0 - np.abs(d + 0.5 - 0.5 * factor) / factor)
+    keep = w > 0
+    return int(d[keep][0]), (w[keep] / w[keep].sum()).astype("float32")
+
+
+def downsample_antialiased(x, factor: int, axis: int):
+    """``ops.image.resize(antialias=True)`` along one axis (1 or 2) of ``[N, H, W, C]`` by an integer
+    factor, as a strided depthwise convolution: the same numbers, but ops every runtime has (TFLite
+    has no ScaleAndTranslate). Taps that fall outside are dropped and the rest renormalised."""
+    start, w = antialias_taps(factor)
+    size, channels = x.shape[axis], x.shape[-1]
+    out = size // factor
+    pad = [[0, 0]] * 4
+    pad[axis] = [-start, max((out - 1) * factor + start + len(w) - size, 0)]
+    shape = (len(w), 1, 1, 1) if axis == 1 else (1, len(w), 1, 1)
+    kernel = ops.tile(ops.convert_to_tensor(w.reshape(shape), x.dtype), (1, 1, channels, 1))
+    strides = (factor, 1) if axis == 1 else (1, factor)
+    ones = np.ones((1, *(x.shape[1:3]), 1), "float32")
+    norm = ops.depthwise_conv(ops.pad(ops.convert_to_tensor(ones, x.dtype), pad), kernel[..., :1, :], strides)
+    return ops.depthwise_conv(ops.pad(x, pad), kernel, strides) / norm
 
 
 @keras.saving.register_keras_serializable(package="lipkeras")
@@ -27,8 +54,13 @@ class MouthPreprocessing(keras.layers.Layer):
         shape = ops.shape(x)
         b, t, c = shape[0], shape[1], self.channels or x.shape[-1]
         if tuple(x.shape[2:4]) != self.size:  # static sizes may be unknown (None): resize is then a no-op cost
+            h, w = x.shape[2:4]
             flat = ops.reshape(x, (-1, shape[2], shape[3], c))
-            flat = ops.image.resize(flat, self.size, interpolation="bilinear", antialias=True)
+            if h and w and h % self.size[0] == 0 and w % self.size[1] == 0:
+                flat = downsample_antialiased(flat, h // self.size[0], 1) if h > self.size[0] else flat
+                flat = downsample_antialiased(flat, w // self.size[1], 2) if w > self.size[1] else flat
+            else:
+                flat = ops.image.resize(flat, self.size, interpolation="bilinear", antialias=True)
             x = ops.reshape(flat, (b, t, self.size[0], self.size[1], c))
         if self.normalization == "clip":
             if mask is None:

@@ -44,8 +44,9 @@ class FastLipReader(ConfigModel):
         mask = SequenceMask(name="mask")([frames, lengths])
         x = MouthPreprocessing(input_size, normalization, name="preprocess")(frames, mask=mask)
         x = _conv_bn_relu(x, stem_filters, tuple(stem_kernel), "stem", strides=(1, 2, 2))
-        x = keras.layers.MaxPooling3D((1, 2, 2), name="stem_pool")(x)
         x = FrameFold(name="fold")(x)
+        # a 2D pool of the folded frames = MaxPooling3D((1, 2, 2)), with no MaxPool3D op (absent in TFLite)
+        x = keras.layers.MaxPooling2D(2, name="stem_pool")(x)
         for i, f in enumerate(trunk_filters):
             x = _conv_bn_relu(x, f, (3, 3), f"trunk{i + 1}")
             if i < len(trunk_filters) - 1:

@@ -1,0 +1,101 @@
+"""A trained lipkeras model → a TFLite flatbuffer, ``OUT/NAME/tflite/VERSION/model.tflite``.
+
+What it supports (TFLite builtin ops only, no Flex delegate needed):
+
+* CTC lip readers built from 2D/3D convolutions, GRUs and the mouth preprocessing layer
+  (``grid_lipreader``'s ``FastLipReader``): one signature ``serving_default``, ``frames`` float32
+  ``[B, T, crop, crop, C]`` in [0, 1] + ``frame_lengths`` int32 ``[B]`` → ``log_probs``; T and B
+  are dynamic. Decoding to text stays outside (``lipkeras.decode``): TFLite has no string ops.
+  LipNet presets use 3D max-pooling (``MaxPool3D`` is not a TFLite builtin) and do not convert.
+* Emotion CNNs: ``faces`` float32 ``[B, S, S, C]`` in [0, 1] → ``probabilities`` (the mean face
+  is inside the model).
+* Not the cross-modal reader: its autoregressive decoding loop is Python/SavedModel only.
+
+Beside the flatbuffer, ``lipkeras.json`` holds the same metadata as the SavedModel's
+``assets.extra``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from lipkeras.export.saved_model import ExportError, export_metadata, load, next_version
+from lipkeras._quiet import import_tensorflow
+
+tf = import_tensorflow()
+
+
+def _endpoint(model, meta: dict, kind: str):
+    if kind == "emotion":
+        _, size, _, channels = model.input_shape
+
+        def probabilities(faces):
+            return {"probabilities": model(faces, training=False)}
+        return probabilities, [tf.TensorSpec([None, size, size, channels], tf.float32, name="faces")]
+    if kind != "ctc":
+        raise ExportError(f"{meta.get('name', 'model')}: TFLite export covers CTC lip readers and emotion models, "
+                          f"not {kind} models (use the SavedModel)")
+    crop = int(meta["crop_size"])
+    channels = 1 if meta.get("color", "gray") == "gray" else 3
+
+    def log_probs(frames, frame_lengths):
+        return {"log_probs": tf.nn.log_softmax(model({"frames": frames, "frame_lengths": frame_lengths},
+                                                     training=False))}
+    return log_probs, [tf.TensorSpec([None, None, crop, crop, channels], tf.float32, name="frames"),
+                       tf.TensorSpec([None], tf.int32, name="frame_lengths")]
+
+
+def convert(model, meta: dict, kind: str) -> bytes:
+    """The TFLite flatbuffer of a loaded model (through a temporary SavedModel, as Keras' own
+    LiteRT export does, so that the GRUs' variables are carried)."""
+    import keras
+
+    fn, signature = _endpoint(model, meta, kind)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", fn, input_signature=signature)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive.write_out(tmp, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["serving_default"])
+        converter.experimental_enable_resource_variables = True
+        try:
+            return converter.convert()
+        except Exception as e:  # the converter's message is pages of MLIR: keep the op names
+            import re
+
+            ops = sorted(set(re.findall(r"'tf\.(\w+)' op is neither", str(e))))
+            reason = f"unsupported ops {', '.join(ops)}" if ops else str(e).splitlines()[0]
+            raise ExportError(f"{meta.get('name', 'model')}: TFLite conversion failed: {reason}") from None
+
+
+def export_tflite(name_or_path: str, name: str | None = None, version: int | None = None,
+                  out: str | Path = "saved_models", overwrite: bool = False) -> Path:
+    """Write ``out/name/tflite/version/model.tflite`` + ``lipkeras.json`` (atomically); returns the file."""
+    model, meta, kind, source = load(name_or_path)
+    name = name or meta.get("name") or source.parent.name
+    base = Path(out) / name / "tflite"
+    base.mkdir(parents=True, exist_ok=True)
+    version = int(version) if version else next_version(base)
+    target = base / str(version)
+    if target.exists() and not overwrite:
+        raise ExportError(f"{target}: this version exists (choose another --version or pass --overwrite)")
+    flatbuffer = convert(model, meta, kind)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=base))
+    tmp.chmod(0o755)
+    try:
+        (tmp / "model.tflite").write_bytes(flatbuffer)
+        info = export_metadata(model, meta, kind, source, name, version)
+        info["signatures"] = {"serving_default": "log_probs of frames + frame_lengths" if kind == "ctc"
+                              else "probabilities of faces"}
+        info["decoding"] = "none inside: decode log_probs with lipkeras.decode" if kind == "ctc" else None
+        (tmp / "lipkeras.json").write_text(json.dumps(info, indent=2) + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target / "model.tflite"

@@ -1,0 +1,83 @@
+"""The lipkeras extension ``:transcribe``: a whole video in, ``lipkeras transcribe --json``'s JSON out.
+
+The video is preprocessed server-side with the same code as ``lipkeras preprocess`` (MediaPipe
+landmarks, similarity warp, mouth and face crops, parameters from the SavedModel's
+``assets.extra/lipkeras.json``), then read by the served SavedModel's ``frames_uint8`` signature;
+with an emotion model served beside it, its ``faces_uint8`` signature gives the emotion (mean of
+the probabilities of at most 32 evenly sampled face frames, as ``EmotionReader``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lipkeras._quiet import import_tensorflow
+from lipkeras.serve.repository import Servable, ServingError
+
+tf = import_tensorflow()
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v")
+
+
+def preprocess_config(reader: Servable, emotion: Servable | None):
+    from lipkeras.preprocess import PreprocessConfig
+
+    pre = reader.meta.get("preprocessing", {})
+    kw = dict(rois=("mouth",), mouth_size=pre.get("mouth_size", 96), mouth_side=pre.get("mouth_side", 1.3),
+              color=pre.get("color", "gray"), fps=pre.get("fps", 25.0), workers=1)
+    if emotion is not None:
+        epre = emotion.meta.get("preprocessing", {})
+        kw.update(rois=("mouth", "face"), face_size=epre.get("face_size", 112),
+                  face_side=epre.get("face_side", 2.0), face_center_y=epre.get("face_center_y", 0.5))
+    return PreprocessConfig(**kw)
+
+
+def transcribe_bytes(data: bytes, filename: str, reader: Servable, emotion: Servable | None = None) -> dict:
+    from lipkeras.preprocess.errors import SkipInput
+    from lipkeras.preprocess.process import process_video
+    from lipkeras.preprocess.sources import Item
+
+    if reader.kind not in ("ctc", "crossmodal") or "frames_uint8" not in reader.signatures:
+        raise ServingError(400, f"{reader.name} is not a lipkeras lip reader (no frames_uint8 signature)")
+    if not data:
+        raise ServingError(400, f"{filename}: empty video")
+    suffix = Path(filename).suffix.lower()
+    suffix = suffix if suffix in VIDEO_SUFFIXES else ".mp4"
+    t0 = time.perf_counter()
+    fd, path = tempfile.mkstemp(suffix=suffix, prefix="lipkeras-upload-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        try:
+            clip = process_video(Item(path, Path(filename).stem), preprocess_config(reader, emotion))
+        except SkipInput as e:
+            raise ServingError(400, f"{filename}: {e}") from None
+        except Exception as e:  # an unreadable upload is the client's problem, named as such
+            raise ServingError(400, f"{filename}: cannot read the video: {str(e).splitlines()[0]}") from None
+    finally:
+        os.unlink(path)
+    t1 = time.perf_counter()
+    frames = int(clip["num_frames"])
+    out = reader.signatures["frames_uint8"](frames=tf.constant(clip["mouth"][None]),
+                                            frame_lengths=tf.constant([frames], tf.int32))
+    t2 = time.perf_counter()
+    fps = reader.meta.get("preprocessing", {}).get("fps", 25.0)
+    result = {"video": filename, "text": out["text"].numpy()[0].decode(), "frames": frames,
+              "seconds": round(t2 - t0, 3), "model": reader.name, "video_seconds": round(frames / fps, 3),
+              "preprocess_seconds": round(t1 - t0, 3), "model_seconds": round(t2 - t1, 3)}
+    if emotion is not None:
+        faces = clip["face"]
+        max_frames = emotion.meta.get("preprocessing", {}).get("video_frames", 32)
+        if len(faces) > max_frames:
+            faces = faces[np.linspace(0, len(faces) - 1, max_frames).astype(int)]
+        probs = emotion.signatures["faces_uint8"](faces=tf.constant(faces))["probabilities"].numpy().mean(0)
+        labels = emotion.meta.get("labels") or [f"class_{i}" for i in range(len(probs))]
+        result.update(emotion=labels[int(probs.argmax())],
+                      emotion_probs={k: round(float(p), 4) for k, p in zip(labels, probs)}, emotion_model=emotion.name)
+        result["seconds"] = round(time.perf_counter() - t0, 3)
+    return result
