@@ -101,3 +101,31 @@ class EmotionReader:
 
         with Image.open(path) as img:
             return max(img.size) <= 2 * self.size
+
+
+def ship(model_file: str | Path, out_dir: str | Path, face_size: int = 112, face_side: float = 2.0,
+         face_center_y: float = 0.5) -> Path:
+    """Copy a trained emotion ``.keras`` into ``out_dir`` with its ``lipkeras.json`` (atomic writes).
+
+    The face framing is what videos and photos are cropped with before the model sees them;
+    the defaults frame faces as tightly as FER2013's crops.
+    """
+    from lipkeras import _quiet
+
+    _quiet.import_tensorflow()
+    import keras
+
+    import lipkeras.models  # noqa: F401  (registers the classes)
+    from lipkeras.records.io import save_keras_atomic, write_json_atomic
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model = keras.saving.load_model(model_file, compile=False)  # drops the optimizer state
+    save_keras_atomic(model, out / "model.keras")
+    _, size, _, channels = model.input_shape
+    write_json_atomic(out / "lipkeras.json", {
+        "name": out.name, "kind": "emotion", "labels": list(model.labels), "input_size": size, "channels": channels,
+        "face_size": face_size, "face_side": face_side, "face_center_y": face_center_y,
+        "input": f"faces [B, {size}, {size}, {channels}] float32 in [0, 1] (mean face subtracted inside)",
+        "output": "class probabilities [B, len(labels)]"})
+    return out / "model.keras"

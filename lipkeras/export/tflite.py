@@ -4,11 +4,11 @@ What it supports (TFLite builtin ops only, no Flex delegate needed):
 
 * CTC lip readers built from 2D/3D convolutions, GRUs and the mouth preprocessing layer
   (``grid_lipreader``'s ``FastLipReader``): one signature ``serving_default``, ``frames`` float32
-  ``[B, T, crop, crop, C]`` in [0, 1] + ``frame_lengths`` int32 ``[B]`` → ``log_probs``; T and B
-  are dynamic. Decoding to text stays outside (``lipkeras.decode``): TFLite has no string ops.
+  ``[1, T, crop, crop, C]`` in [0, 1] + ``frame_lengths`` int32 ``[1]`` → ``log_probs``; T is
+  dynamic, the batch is one clip (the GRU loops need a static batch size). Decoding to text stays outside (``lipkeras.decode``): TFLite has no string ops.
   LipNet presets use 3D max-pooling (``MaxPool3D`` is not a TFLite builtin) and do not convert.
 * Emotion CNNs: ``faces`` float32 ``[B, S, S, C]`` in [0, 1] → ``probabilities`` (the mean face
-  is inside the model).
+  is inside the model); B is dynamic.
 * Not the cross-modal reader: its autoregressive decoding loop is Python/SavedModel only.
 
 Beside the flatbuffer, ``lipkeras.json`` holds the same metadata as the SavedModel's
@@ -45,8 +45,9 @@ def _endpoint(model, meta: dict, kind: str):
     def log_probs(frames, frame_lengths):
         return {"log_probs": tf.nn.log_softmax(model({"frames": frames, "frame_lengths": frame_lengths},
                                                      training=False))}
-    return log_probs, [tf.TensorSpec([None, None, crop, crop, channels], tf.float32, name="frames"),
-                       tf.TensorSpec([None], tf.int32, name="frame_lengths")]
+    # batch 1: TFLite's GRU loops need a static batch size (their TensorList element shape)
+    return log_probs, [tf.TensorSpec([1, None, crop, crop, channels], tf.float32, name="frames"),
+                       tf.TensorSpec([1], tf.int32, name="frame_lengths")]
 
 
 def convert(model, meta: dict, kind: str) -> bytes:

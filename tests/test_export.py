@@ -1,0 +1,163 @@
+"""Export: the shipped SavedModels (and TFLite conversions) give the Keras models' outputs on real inputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lipkeras._quiet import import_tensorflow
+
+tf = import_tensorflow()
+
+REPO = Path(__file__).resolve().parents[1]
+SAVED = REPO / "saved_models"
+LIP_READERS = ("grid_lipreader", "grid_crossmodal")
+
+
+def latest(name: str) -> Path:
+    versions = sorted((int(p.name) for p in (SAVED / name).iterdir() if p.name.isdigit()), reverse=True)
+    assert versions, f"{name}: no exported version under saved_models/{name}/"
+    return SAVED / name / str(versions[0])
+
+
+@pytest.fixture(scope="module")
+def mouth_clips(sample_records):
+    from lipkeras.records.inspect import iter_records
+
+    raws = [raw for _, raw in iter_records(str(sample_records))][:3]
+    from lipkeras.records.schema import parse
+
+    return raws, [parse(r)["mouth"].numpy() for r in raws]
+
+
+@pytest.fixture(scope="module")
+def fer_faces(shared_data):
+    import cv2
+
+    files = []
+    for label_dir in sorted((shared_data / "fer2013" / "train").iterdir()):
+        files += sorted(label_dir.glob("*.png"))[:3]
+    return np.stack([cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files])[..., None]
+
+
+@pytest.mark.parametrize("name", LIP_READERS)
+def test_shipped_lip_reader_savedmodel_matches_keras(name, mouth_clips):
+    from lipkeras.lipreader import LipReader, prepare_frames
+
+    raws, mouths = mouth_clips
+    reader = LipReader(name)
+    loaded = tf.saved_model.load(str(latest(name)))
+    assert {"serving_default", "frames_uint8", "tf_example"} <= set(loaded.signatures)
+    frames = np.stack([prepare_frames(m, reader.meta["crop_size"]) for m in mouths])
+    lengths = np.array([len(m) for m in mouths], np.int32)
+    lengths[-1] -= 10  # a padded clip
+
+    out = loaded.signatures["serving_default"](frames=tf.constant(frames), frame_lengths=tf.constant(lengths))
+    if reader.kind == "crossmodal":
+        ctc = reader.recognizer.encode(frames, lengths)["ctc"]
+    else:
+        ctc = reader.logits(frames, lengths)
+    expected = tf.nn.log_softmax(ctc).numpy()
+    for b, n in enumerate(lengths):
+        np.testing.assert_allclose(out["log_probs"].numpy()[b, :n], expected[b, :n], atol=2e-4)
+    if reader.kind == "crossmodal":
+        texts = reader.recognizer.greedy(frames, lengths)  # the graph decodes greedily by attention
+    else:
+        texts = [r["text"] for r in reader.recognize_batch(frames, lengths)]
+    assert [t.decode() for t in out["text"].numpy()] == texts
+    assert all(len(t.split()) == 6 for t in texts[:2])  # GRID sentences: six words
+
+    uint8 = loaded.signatures["frames_uint8"](frames=tf.constant(np.stack(mouths)), frame_lengths=tf.constant(lengths))
+    np.testing.assert_allclose(uint8["log_probs"].numpy(), out["log_probs"].numpy(), atol=1e-4)
+
+    examples = loaded.signatures["tf_example"](examples=tf.constant(raws))
+    assert [t.decode() for t in examples["text"].numpy()][:2] == texts[:2]
+    assert examples["clip_id"].numpy()[0].decode().startswith("s1/")
+    meta = json.loads((latest(name) / "assets.extra" / "lipkeras.json").read_text())
+    assert meta["vocab"][0] == "<blank>" and meta["preprocessing"]["crop_size"] == reader.meta["crop_size"]
+    assert (latest(name) / "assets.extra" / "MODEL_CARD.md").is_file()
+
+
+def test_shipped_emotion_savedmodel_matches_keras(fer_faces, grid_sample, tmp_path):
+    from lipkeras.emotion import EmotionReader
+    from lipkeras.preprocess import PreprocessConfig, run
+    from lipkeras.records.inspect import iter_records
+    from lipkeras.records.schema import parse
+
+    reader = EmotionReader("fer_emotion")
+    loaded = tf.saved_model.load(str(latest("fer_emotion")))
+    expected = reader.predict_faces(fer_faces)
+    out = loaded.signatures["serving_default"](faces=tf.constant(fer_faces.astype(np.float32) / 255))
+    np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-5)
+    labels = [t.decode() for t in out["label"].numpy()]
+    assert labels == [reader.labels[i] for i in expected.argmax(1)]
+    uint8 = loaded.signatures["faces_uint8"](faces=tf.constant(fer_faces))
+    np.testing.assert_allclose(uint8["probabilities"].numpy(), expected, atol=1e-5)
+
+    # video level from face records: the mean over sampled frames, as the Python reader
+    clips = sorted((grid_sample / "s1").glob("*.mp4"))[:2]
+    (tmp_path / "v").mkdir()
+    for c in clips:
+        (tmp_path / "v" / c.name).write_bytes(c.read_bytes())
+    run(tmp_path / "v", tmp_path / "rec", PreprocessConfig(dataset="folder", rois=("face",), require_transcript=False, workers=1), progress=False)
+    raws = [raw for _, raw in iter_records(str(tmp_path / "rec"))]
+    video = loaded.signatures["tf_example"](examples=tf.constant(raws))
+    for raw, probs in zip(raws, video["probabilities"].numpy()):
+        python = reader.classify_faces(parse(raw, rois=("face",))["face"].numpy())
+        np.testing.assert_allclose(probs, [python["probs"][k] for k in reader.labels], atol=2e-3)
+    assert list(video["frames"].numpy()) == [75, 75]
+
+
+def test_saved_model_cli_lists_the_signatures():
+    out = subprocess.run([sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "show", "--all",
+                          "--dir", str(latest("grid_lipreader"))], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for signature in ("serving_default", "frames_uint8", "tf_example"):
+        assert f"signature_def['{signature}']" in out.stdout
+    assert "'text'" in out.stdout and "DT_STRING" in out.stdout and "'frame_lengths'" in out.stdout
+
+
+def test_export_writes_a_new_version_atomically(tmp_path):
+    from lipkeras.cli import main
+    from lipkeras.export import ExportError, export_saved_model
+
+    assert main(["export", "--model", "grid_lipreader", "--out", str(tmp_path)]) == 0
+    assert main(["export", "--model", "grid_lipreader", "--out", str(tmp_path), "--name", "lips"]) == 0
+    assert (tmp_path / "grid_lipreader" / "1" / "saved_model.pb").is_file()
+    with pytest.raises(ExportError, match="exists"):
+        export_saved_model("grid_lipreader", out=tmp_path, version=1)
+    second = export_saved_model("grid_lipreader", out=tmp_path)
+    assert second.name == "2"
+    assert sorted(p.name for p in (tmp_path / "grid_lipreader").iterdir()) == ["1", "2"]  # no temp folder left
+    assert main(["export", "--model", "no_such_model", "--out", str(tmp_path)]) == 1
+
+
+def test_tflite_matches_keras(tmp_path, mouth_clips, fer_faces):
+    from lipkeras.emotion import EmotionReader
+    from lipkeras.export import ExportError
+    from lipkeras.export.tflite import export_tflite
+    from lipkeras.lipreader import LipReader, prepare_frames
+
+    reader = LipReader("grid_lipreader")
+    path = export_tflite("grid_lipreader", out=tmp_path)
+    assert path == tmp_path / "grid_lipreader" / "tflite" / "1" / "model.tflite"
+    runner = tf.lite.Interpreter(model_path=str(path)).get_signature_runner("serving_default")
+    _, mouths = mouth_clips
+    frames = prepare_frames(mouths[0], reader.meta["crop_size"])[None, :60]
+    got = runner(frames=frames, frame_lengths=np.array([60], np.int32))["log_probs"]
+    expected = tf.nn.log_softmax(reader.logits(frames, np.array([60], np.int32))).numpy()
+    np.testing.assert_allclose(got, expected, atol=2e-4)
+
+    emotion = EmotionReader("fer_emotion")
+    path = export_tflite("fer_emotion", out=tmp_path)
+    runner = tf.lite.Interpreter(model_path=str(path)).get_signature_runner("serving_default")
+    got = runner(faces=fer_faces.astype(np.float32) / 255)["probabilities"]
+    np.testing.assert_allclose(got, emotion.predict_faces(fer_faces), atol=1e-5)
+
+    with pytest.raises(ExportError, match="crossmodal"):
+        export_tflite("grid_crossmodal", out=tmp_path)
