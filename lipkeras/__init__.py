@@ -2,12 +2,13 @@
 
 The package follows the pipeline, one folder per step::
 
-    video ──► preprocess/ ──► records/ ──► layers/ ──► models/ ──► train/ ──► decode/ ──► evaluate ──► export/serve
-              MediaPipe        sharded        Keras 3      LipNet,     stages     greedy /    WER, CER    (later)
-              landmarks,       TFRecords,     layers       FastLip-    lipnet,    beam CTC,   (jiwer)
-              warp, crops      tf.data        (LPA, WDA,   Reader,     decoder,   attention
-                                              decoder…)    cross-      visual,    beam + LM
-                                                           modal       integrate  fusion
+    video ──► preprocess/ ──► records/ ──► layers/ ──► models/ ──► train/ ──► decode/ ──► evaluate ──► export/ ──► serve/
+              MediaPipe        sharded        Keras 3      LipNet,     stages     greedy /    WER, CER    SavedModel   TF Serving
+              landmarks,       TFRecords,     layers       FastLip-    lipnet,    beam CTC,   (jiwer),    for TF       REST API
+              warp, crops      tf.data        (LPA, WDA,   Reader,     decoder,   attention   accuracy,   Serving,     + :transcribe
+                                              decoder…)    cross-      visual,    beam + LM   F1          TFLite
+                                                           modal,      integrate, fusion
+                                                           EmotionCNN  emotion
 
 * ``lipkeras.preprocess``: decode any video, resample to 25 fps, MediaPipe Face Landmarker,
   interpolate + smooth landmarks, similarity-warp to a reference face, crop mouth and face
@@ -25,9 +26,12 @@ The package follows the pipeline, one folder per step::
 * ``lipkeras.emotion`` / ``lipkeras.evaluate_emotion``: the facial-emotion model on faces, images
   and videos (``EmotionCNN``, ``--stage emotion``), accuracy/F1 and confusion matrices.
 * ``lipkeras.visualize``: contact sheets (PNG), GIFs of clips, confusion-matrix PNGs.
+* ``lipkeras.export``: SavedModels in TF Serving's ``NAME/VERSION/`` layout (signatures on
+  tensors and on ``tf.Example``s, text decoded in the graph) and TFLite.
+* ``lipkeras.serve``: TF Serving's REST API over those SavedModels (+ ``:transcribe``).
 
 Command line: ``lipkeras --help`` (``preprocess``, ``inspect``, ``evaluate``, ``transcribe``, ``emotion``,
-``demo``).
+``export``, ``serve``, ``demo``).
 """
 
 __version__ = "0.1.0"

@@ -135,6 +135,8 @@ def test_export_writes_a_new_version_atomically(tmp_path):
     assert second.name == "2"
     assert sorted(p.name for p in (tmp_path / "grid_lipreader").iterdir()) == ["1", "2"]  # no temp folder left
     assert main(["export", "--model", "no_such_model", "--out", str(tmp_path)]) == 1
+    config = (tmp_path / "models.config").read_text()  # TF Serving's --model_config_file
+    assert 'name: "grid_lipreader"' in config and 'base_path: "/models/lips"' in config
 
 
 def test_tflite_matches_keras(tmp_path, mouth_clips, fer_faces):

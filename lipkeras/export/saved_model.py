@@ -225,6 +225,22 @@ def next_version(model_dir: Path) -> int:
     return max(versions, default=0) + 1
 
 
+def write_model_config(base: str | Path, mount: str = "/models") -> Path:
+    """``base/models.config``: TF Serving's model config listing every exported model under ``base``
+    (for ``tensorflow_model_server --model_config_file``), with ``base`` mounted at ``mount``."""
+    base = Path(base)
+    names = sorted(p.name for p in base.iterdir()
+                   if p.is_dir() and any(v.name.isdigit() and (v / "saved_model.pb").is_file() for v in p.iterdir()))
+    entries = "".join(f'  config {{\n    name: "{n}"\n    base_path: "{mount}/{n}"\n    model_platform: "tensorflow"\n'
+                      f'  }}\n' for n in names)
+    path = base / "models.config"
+    tmp = path.with_suffix(".config.tmp")
+    tmp.write_text(f"# written by lipkeras export: every model under this folder, for TF Serving\n"
+                   f"model_config_list {{\n{entries}}}\n")
+    os.replace(tmp, path)
+    return path
+
+
 def export_saved_model(name_or_path: str, name: str | None = None, version: int | None = None,
                        out: str | Path = "saved_models", overwrite: bool = False) -> Path:
     """Export to ``out/name/version/`` (written beside it, then renamed: never half a version)."""
@@ -260,4 +276,5 @@ def export_saved_model(name_or_path: str, name: str | None = None, version: int 
         os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    write_model_config(out)
     return target
