@@ -31,7 +31,7 @@ def _evaluate_emotion(args) -> int:
 
     try:
         reader = EmotionReader(args.model)
-        result = evaluate_emotion(reader, args.data)
+        result = evaluate_emotion(reader, args.data, split=args.split)
     except (FileNotFoundError, ValueError, OSError) as exc:
         print(f"lipkeras evaluate: error: {exc}", file=sys.stderr)
         return 2

@@ -31,7 +31,8 @@ def _image_data(data: str, labels) -> tuple[list[str], list[int], int]:
     return [paths[i] for i in keep], [index[names[i]] for i in keep], len(paths) - len(keep)
 
 
-def evaluate_emotion(reader, data: str, batch_size: int = 256, frames_per_clip: int = 32) -> dict:
+def evaluate_emotion(reader, data: str, batch_size: int = 256, frames_per_clip: int = 32,
+                     split: str | None = None) -> dict:
     from lipkeras.metrics import classification_metrics
     from lipkeras.train.text_corpus import is_records
 
@@ -41,7 +42,7 @@ def evaluate_emotion(reader, data: str, batch_size: int = 256, frames_per_clip: 
         from lipkeras.records import face_dataset
 
         frame_true, frame_pred, video_true, video_pred = [], [], [], []
-        ds = face_dataset(data, batch_size=1, mode="clip", labels=labels, frames_per_clip=frames_per_clip)
+        ds = face_dataset(data, batch_size=1, mode="clip", labels=labels, frames_per_clip=frames_per_clip, split=split)
         for clip in ds:
             n = int(clip["frame_lengths"][0])
             probs = reader.predict_faces(clip["frames"][0, :n].numpy())
@@ -51,7 +52,7 @@ def evaluate_emotion(reader, data: str, batch_size: int = 256, frames_per_clip: 
             video_true.append(y)
             video_pred.append(int(probs.mean(0).argmax()))
         if not video_true:
-            raise ValueError(f"{data}: no face records with labels {labels}")
+            raise ValueError(f"{data}: no face records with labels {labels}" + (f" in split {split}" if split else ""))
         result["frame"] = classification_metrics(frame_true, frame_pred, labels)
         result["video"] = classification_metrics(video_true, video_pred, labels)
         result["main"] = "video"

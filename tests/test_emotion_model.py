@@ -101,3 +101,35 @@ def test_tuner_two_tiny_trials_then_train_from_them(shared_data, tmp_path):
     assert final["epochs_run"] == 1
     saved = json.loads((tmp_path / "final" / "config.json").read_text())
     assert saved["filters"] == best["filters"] and saved["learning_rate"] == best["learning_rate"]
+
+
+def test_emotion_stage_trains_on_ravdess_face_records_with_actor_splits(grid_sample, tmp_path):
+    """RAVDESS-named videos (real GRID faces) → face records split by actor (19-20 val, 21-24 test
+    by default) → one tiny epoch with frames sampled per clip; then frame/video-level evaluation."""
+    import json
+    import shutil
+
+    from lipkeras.emotion import EmotionReader
+    from lipkeras.evaluate_emotion import evaluate_emotion
+    from lipkeras.preprocess import PreprocessConfig, run
+    from lipkeras.train.config import EmotionConfig
+    from lipkeras.train.emotion import train
+
+    clips = sorted((grid_sample / "s1").glob("*.mp4"))
+    videos = {"Actor_01/01-01-03-01-01-01-01.mp4": clips[0], "Actor_01/01-01-04-01-01-01-01.mp4": clips[1],
+              "Actor_02/01-01-03-02-02-01-02.mp4": clips[2], "Actor_02/01-01-04-02-02-01-02.mp4": clips[3],
+              "Actor_19/01-01-03-01-01-02-19.mp4": clips[4], "Actor_20/01-01-04-01-01-02-20.mp4": clips[5],
+              "Actor_21/01-01-03-01-02-01-21.mp4": clips[6]}
+    for name, clip in videos.items():
+        (tmp_path / "ravdess" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(clip, tmp_path / "ravdess" / name)
+    manifest = run(tmp_path / "ravdess", tmp_path / "rec", PreprocessConfig(dataset="ravdess", rois=("face",),
+                                                                            workers=1), progress=False)
+    assert manifest["splits"] == {"test": 1, "train": 4, "val": 2}
+    out = tmp_path / "run"
+    summary = train(EmotionConfig(data=str(tmp_path / "rec"), out=str(out), epochs=1, batch_size=8,
+                                  convs_per_block=1, dense_units=16, filters="8,16", frames_per_clip=6))
+    assert summary["labels"] == ["happy", "sad"] and summary["train_faces"] == 4 and summary["val_faces"] == 2
+    assert json.loads((out / "split.json").read_text())["clips"] == {"test": 1, "train": 4, "val": 2}
+    metrics = evaluate_emotion(EmotionReader(str(out / "best.keras")), str(tmp_path / "rec"), split="test")
+    assert metrics["frame"]["samples"] == 32 and metrics["video"]["samples"] == 1  # 32 frames sampled per clip

@@ -70,6 +70,10 @@ class PreprocessConfig:
             self.split_ratio = r
         self.val_speakers = tuple(str(s) for s in self.val_speakers)
         self.test_speakers = tuple(str(s) for s in self.test_speakers)
+        if self.dataset == "ravdess" and not (self.split_list or self.val_speakers or self.test_speakers
+                                              or self.split_ratio):
+            # the design's actor split: RAVDESS actors 19-20 validate, 21-24 test
+            self.val_speakers, self.test_speakers = ("19", "20"), ("21", "22", "23", "24")
         if self.require_transcript is None:
             # Lip-reading datasets need text; emotion datasets need labels instead.
             self.require_transcript = self.dataset in ("grid", "folder")

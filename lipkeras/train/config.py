@@ -138,7 +138,9 @@ class IntegrateConfig(VideoTrainingConfig):
 
 @dataclasses.dataclass
 class EmotionConfig(TrainingConfig):
-    """``--stage emotion``: the design's mean-face CNN on face images (``ROOT/<label>/*.png``).
+    """``--stage emotion``: the design's mean-face CNN on face images (``ROOT/<label>/*.png``) or on
+    face records made by ``preprocess`` from labelled videos (train on split ``train``, validate
+    on ``val_split``; ``frames_per_clip`` frames per video).
 
     Adam at a constant rate with ReduceLROnPlateau and EarlyStopping (as the design), the best
     checkpoint by validation accuracy. The validation split is a seeded, stratified
@@ -171,6 +173,8 @@ class EmotionConfig(TrainingConfig):
     contrast: float = 0.2
     cache: bool = True
     filters: str = "32,64,128,256"  # one Conv2D block per entry (the design's 32 5×5, 64 5×5, 128 3×3, 256 3×3)
+    frames_per_clip: int = 16  # face records: frames sampled per video (the same number for every clip)
+    val_split: str = "val"  # face records: the split validated on (RAVDESS: actors 19-20)
     tune: int = 0  # >0: keras-tuner random search of this many trials instead of one training run
     tune_epochs: int = 10  # epochs per tuner trial (early stopping inside)
     from_tuner: str | None = None  # train with the best hyperparameters of this tuning run folder

@@ -65,6 +65,56 @@ def load_split(cfg: EmotionConfig):
             ([val_paths[i] for i in keep], [index[val_names[i]] for i in keep]), skipped)
 
 
+def record_splits(pattern) -> dict:
+    """``{split: Counter(label)}`` of face records, reading only those two fields."""
+    from collections import Counter
+
+    import tensorflow as tf
+
+    from lipkeras.records.reader import records
+
+    spec = {k: tf.io.FixedLenFeature([], tf.string, default_value="") for k in ("label", "split")}
+    out: dict = {}
+    for r in records(pattern).map(lambda x: tf.io.parse_single_example(x, spec)):
+        out.setdefault(r["split"].numpy().decode(), Counter())[r["label"].numpy().decode()] += 1
+    return out
+
+
+def record_datasets(cfg: EmotionConfig):
+    """Face records made by ``preprocess`` from labelled videos (e.g. RAVDESS, actor splits):
+    ``(labels, plain, train, val, counts)``, ``cfg.frames_per_clip`` frames sampled per clip
+    (random positions when training, evenly spaced otherwise) so every video weighs the same."""
+    import tensorflow as tf
+
+    from lipkeras.preprocess.labels import EMOTIONS
+    from lipkeras.records import face_dataset
+
+    splits = record_splits(cfg.data)
+    if not splits.get("train") or not splits.get(cfg.val_split):
+        raise ValueError(f"{cfg.data}: face records need a 'train' and a '{cfg.val_split}' split, found "
+                         f"{sorted(splits)} (preprocess with --val-speakers/--test-speakers; RAVDESS: actors "
+                         f"19-20 val, 21-24 test by default)")
+    labels = tuple(e for e in EMOTIONS if splits["train"].get(e))
+    if not labels:
+        raise ValueError(f"{cfg.data}: no labelled face records in the train split")
+
+    def faces(split, training, batch_size, augment=None):
+        ds = face_dataset(cfg.data, batch_size=batch_size, training=training, mode="frame", labels=labels,
+                          frames_per_clip=cfg.frames_per_clip or None, split=split, seed=cfg.seed, flip=False)
+
+        def prepare(r):
+            x = r["image"]
+            x = tf.cond(tf.shape(x)[-1] == 3, lambda: tf.image.rgb_to_grayscale(x), lambda: x[..., :1])
+            # area resize: what EmotionReader (cv2.INTER_AREA) does to video faces at inference
+            x = tf.image.resize(x, (cfg.input_size, cfg.input_size), method="area")
+            return (augment(x) if augment else x), r["label"]
+        return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+
+    counts = {k: sum(v.values()) for k, v in splits.items()}
+    return (labels, faces("train", False, 256), faces("train", True, cfg.batch_size, make_augment(cfg)),
+            faces(cfg.val_split, False, 256), counts)
+
+
 KERNELS = (5, 5, 3, 3, 3, 3)
 
 
@@ -187,18 +237,27 @@ def train(cfg: EmotionConfig) -> dict:
     from lipkeras.train.callbacks import EpochTimer, TimeBudget
     from lipkeras.train.runner import checkpoint_callbacks, start_run
     from lipkeras.train.strategy import get_strategy
+    from lipkeras.train.text_corpus import is_records
 
     if cfg.from_tuner:
         cfg = tuned_config(cfg, cfg.from_tuner)
     out = start_run(cfg)
-    labels, (tr_paths, tr_ids), (va_paths, va_ids), skipped = load_split(cfg)
-    print(f"emotion data: {len(tr_paths)} training faces, {len(va_paths)} validation faces, labels {labels}, "
-          f"{len(skipped)} skipped", flush=True)
-    (out / "split.json").write_text(json.dumps({"labels": labels, "val": sorted(va_paths)}, indent=0) + "\n")
-    plain = image_folder_dataset(tr_paths, tr_ids, cfg.input_size, batch_size=256, cache=False)
-    train_ds = image_folder_dataset(tr_paths, tr_ids, cfg.input_size, batch_size=cfg.batch_size, training=True,
-                                    seed=cfg.seed, cache=cfg.cache, augment=make_augment(cfg))
-    val_ds = image_folder_dataset(va_paths, va_ids, cfg.input_size, batch_size=256, cache=cfg.cache)
+    if is_records(cfg.data):
+        labels, plain, train_ds, val_ds, counts = record_datasets(cfg)
+        tr_paths, va_paths, skipped = range(counts["train"]), range(counts[cfg.val_split]), []
+        print(f"emotion data: face records {counts} (clips per split), {cfg.frames_per_clip} frames per clip, "
+              f"labels {labels}", flush=True)
+        (out / "split.json").write_text(json.dumps({"labels": labels, "records": str(cfg.data),
+                                                    "val_split": cfg.val_split, "clips": counts}, indent=0) + "\n")
+    else:
+        labels, (tr_paths, tr_ids), (va_paths, va_ids), skipped = load_split(cfg)
+        print(f"emotion data: {len(tr_paths)} training faces, {len(va_paths)} validation faces, labels {labels}, "
+              f"{len(skipped)} skipped", flush=True)
+        (out / "split.json").write_text(json.dumps({"labels": labels, "val": sorted(va_paths)}, indent=0) + "\n")
+        plain = image_folder_dataset(tr_paths, tr_ids, cfg.input_size, batch_size=256, cache=False)
+        train_ds = image_folder_dataset(tr_paths, tr_ids, cfg.input_size, batch_size=cfg.batch_size, training=True,
+                                        seed=cfg.seed, cache=cfg.cache, augment=make_augment(cfg))
+        val_ds = image_folder_dataset(va_paths, va_ids, cfg.input_size, batch_size=256, cache=cfg.cache)
     if cfg.steps_per_epoch:
         train_ds = train_ds.repeat()
     mean = mean_face(plain)
