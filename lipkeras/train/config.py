@@ -173,6 +173,7 @@ class EmotionConfig(TrainingConfig):
     contrast: float = 0.2
     cache: bool = True
     filters: str = "32,64,128,256"  # one Conv2D block per entry (the design's 32 5×5, 64 5×5, 128 3×3, 256 3×3)
+    max_train_faces: int = 0  # >0: a seeded stratified subset of the training faces (quick comparisons)
     frames_per_clip: int = 16  # face records: frames sampled per video (the same number for every clip)
     val_split: str = "val"  # face records: the split validated on (RAVDESS: actors 19-20)
     tune: int = 0  # >0: keras-tuner random search of this many trials instead of one training run

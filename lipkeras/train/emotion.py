@@ -58,6 +58,9 @@ def load_split(cfg: EmotionConfig):
         tr, va = stratified_split(names, cfg.val_fraction, cfg.seed)
         train_paths, train_names = [paths[i] for i in tr], [names[i] for i in tr]
         val_paths, val_names = [paths[i] for i in va], [names[i] for i in va]
+    if cfg.max_train_faces and len(train_paths) > cfg.max_train_faces:  # quick experiments: a stratified subset
+        _, keep = stratified_split(train_names, cfg.max_train_faces / len(train_paths), cfg.seed + 1)
+        train_paths, train_names = [train_paths[i] for i in keep], [train_names[i] for i in keep]
     labels = tuple(e for e in EMOTIONS if e in set(train_names))
     index = {n: i for i, n in enumerate(labels)}
     keep = [i for i, n in enumerate(val_names) if n in index]

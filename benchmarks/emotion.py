@@ -1,0 +1,177 @@
+"""The facial-emotion models on FER2013, measured on the emotion stage's validation split.
+
+    python benchmarks/emotion.py [--data ../shared/data/fer2013/train] [--model fer_emotion]
+                                 [--subset 6000] [--epochs 4] [--tune-trials 3] [--tune-epochs 2]
+                                 [--skip-training] [--work DIR] [--out benchmarks/results/emotion.json]
+
+The validation split is the stage's own: a seeded (0), stratified 10 % of the folder (2,872 of
+FER2013's 28,709 training faces); nothing here is FER2013's public/private test set.
+
+1. The shipped model: accuracy and macro-F1 on that split, its training time per epoch (from
+   its history), inference faces/s at batch 64 (Keras ``predict_on_batch`` and the exported
+   SavedModel's ``serving_default``, median of 20 batches after warm-up).
+2. Same-budget comparison (unless ``--skip-training``): each variant trained from scratch on the
+   same stratified ``--subset`` of the training faces for ``--epochs`` epochs (same seed and
+   augmentation), then scored on the full validation split: the design's CNN with and without
+   mean-face subtraction, its one-conv-per-block form, and the keras-tuner pick
+   (``--tune-trials`` random-search trials of ``--tune-epochs`` epochs on the same subset, then
+   trained for ``--epochs``). Short budgets rank the variants; they are not converged scores.
+
+Prints the figures and writes the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def scores(model_path: str, split_json: Path) -> dict:
+    from lipkeras.emotion import EmotionReader
+    from lipkeras.evaluate_emotion import evaluate_emotion
+
+    m = evaluate_emotion(EmotionReader(model_path), str(split_json))
+    main = m[m["main"]] if "main" in m else m
+    return {"accuracy": round(main["accuracy"], 4), "macro_f1": round(main["macro"]["f1"], 4),
+            "weighted_f1": round(main["weighted"]["f1"], 4), "faces": main["samples"]}
+
+
+def speed(model_name: str, faces: np.ndarray, batches: int = 20) -> dict:
+    from lipkeras._quiet import import_tensorflow
+
+    tf = import_tensorflow()
+    from lipkeras.emotion import EmotionReader
+
+    reader = EmotionReader(model_name)
+    x = (faces[:64].astype(np.float32) / 255.0)
+    out = {"batch": 64, "parameters": int(reader.model.count_params())}
+
+    def rate(fn):
+        for _ in range(3):
+            fn()
+        times = []
+        for _ in range(batches):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return round(64 / float(np.median(times)), 1)
+
+    out["keras_faces_per_s"] = rate(lambda: reader.model.predict_on_batch(x))
+    versions = sorted((p for p in reader.path.parent.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    if versions:
+        loaded = tf.saved_model.load(str(versions[-1]))
+        fn, xt = loaded.signatures["serving_default"], tf.constant(x)
+        out["savedmodel_faces_per_s"] = rate(lambda: fn(faces=xt))
+    return out
+
+
+def history_seconds(model_dir: Path) -> dict:
+    rows = []
+    for f in sorted(model_dir.glob("history*.csv")):
+        rows += list(csv.DictReader(f.open()))
+    secs = [float(r["epoch_seconds"]) for r in rows if r.get("epoch_seconds")]
+    best = max((float(r["val_accuracy"]) for r in rows if r.get("val_accuracy")), default=None)
+    return {"epochs": len(rows), "seconds_per_epoch_median": round(float(np.median(secs)), 1) if secs else None,
+            "train_seconds_total": round(sum(secs), 1), "best_val_accuracy_in_history": best}
+
+
+def train_variant(name: str, base, out_root: Path, split_json: Path, **fields) -> dict:
+    import dataclasses
+
+    from lipkeras.train.emotion import train
+
+    cfg = dataclasses.replace(base, out=str(out_root / name), **fields)
+    summary = train(cfg)
+    row = {"variant": name, "epochs": summary["epochs_run"], "seconds_per_epoch": summary["seconds_per_epoch"],
+           "parameters": summary["parameters"], "train_faces": summary["train_faces"],
+           **scores(str(out_root / name / "best.keras"), split_json)}
+    print(f"{name:26s} acc {row['accuracy']:.4f}  macro-F1 {row['macro_f1']:.4f}  "
+          f"{row['seconds_per_epoch']:6.1f} s/epoch  {row['parameters']:,} params", flush=True)
+    return row
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013" / "train"))
+    p.add_argument("--model", default="fer_emotion")
+    p.add_argument("--subset", type=int, default=6000, help="training faces of each same-budget variant")
+    p.add_argument("--epochs", type=int, default=4, help="epochs of each same-budget variant")
+    p.add_argument("--tune-trials", type=int, default=3)
+    p.add_argument("--tune-epochs", type=int, default=2)
+    p.add_argument("--skip-training", action="store_true", help="only the shipped model's scores and speed")
+    p.add_argument("--work", default=None, help="folder for the variants' runs (default: a temporary one)")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "emotion.json"))
+    args = p.parse_args()
+
+    import cv2
+
+    from lipkeras.lipreader import resolve
+    from lipkeras.train.config import EmotionConfig
+    from lipkeras.train.emotion import load_split
+
+    base = EmotionConfig(data=args.data, max_train_faces=args.subset, epochs=args.epochs)
+    labels, _, (val_paths, _), _ = load_split(EmotionConfig(data=args.data))
+    work = Path(args.work or tempfile.mkdtemp(prefix="lipkeras-emotion-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    split_json = work / "split.json"
+    split_json.write_text(json.dumps({"labels": labels, "val": sorted(val_paths)}))
+    results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+               "date": time.strftime("%Y-%m-%d"), "data": args.data,
+               "validation_split": f"stratified 10 % (seed 0): {len(val_paths)} faces"}
+
+    model_dir = resolve(args.model).parent
+    shipped = {"model": args.model, **scores(args.model, split_json), **history_seconds(model_dir)}
+    faces = np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in sorted(val_paths)[:64]])[..., None]
+    shipped["inference"] = speed(args.model, faces)
+    results["shipped"] = shipped
+    print(f"shipped {args.model}: accuracy {shipped['accuracy']:.4f}, macro-F1 {shipped['macro_f1']:.4f} on "
+          f"{shipped['faces']} validation faces; {shipped['seconds_per_epoch_median']} s/epoch over "
+          f"{shipped['epochs']} epochs; {shipped['inference']['keras_faces_per_s']} faces/s (Keras), "
+          f"{shipped['inference'].get('savedmodel_faces_per_s')} faces/s (SavedModel) at batch 64", flush=True)
+
+    if not args.skip_training:
+        from lipkeras.train.emotion import train
+
+        rows = [train_variant("design_mean_face", base, work, split_json),
+                train_variant("design_no_mean_face", base, work, split_json, mean_face=False),
+                train_variant("design_1_conv_per_block", base, work, split_json, convs_per_block=1)]
+        import dataclasses
+
+        t0 = time.perf_counter()
+        tuned = train(dataclasses.replace(base, out=str(work / "tuner"), tune=args.tune_trials,
+                                          tune_epochs=args.tune_epochs))
+        tuner_seconds = time.perf_counter() - t0
+        row = train_variant("tuned", base, work, split_json, from_tuner=str(work / "tuner"))
+        row.update(tuner_trials=tuned["tuner_trials"], tuner_seconds=round(tuner_seconds, 1),
+                   best_hyperparameters=tuned["best_hyperparameters"],
+                   trials=[{"hyperparameters": t["hyperparameters"], "val_accuracy": t["val_accuracy"]}
+                           for t in tuned["trials"]])
+        rows.append(row)
+        results["same_budget"] = {"subset_faces": args.subset, "epochs": args.epochs, "variants": rows}
+
+    out = Path(args.out)
+    if args.skip_training and out.is_file():  # keep the last same-budget comparison
+        previous = json.loads(out.read_text())
+        if "same_budget" in previous:
+            results["same_budget"] = previous["same_budget"]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    tmp.replace(out)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
