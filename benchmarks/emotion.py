@@ -2,7 +2,7 @@
 
     python benchmarks/emotion.py [--data ../shared/data/fer2013/train] [--model fer_emotion]
                                  [--subset 6000] [--epochs 4] [--tune-trials 3] [--tune-epochs 2]
-                                 [--skip-training] [--work DIR] [--out benchmarks/results/emotion.json]
+                                 [--skip-training] [--framing] [--work DIR] [--out benchmarks/results/emotion.json]
 
 The validation split is the stage's own: a seeded (0), stratified 10 % of the folder (2,872 of
 FER2013's 28,709 training faces); nothing here is FER2013's public/private test set.
@@ -16,6 +16,9 @@ FER2013's 28,709 training faces); nothing here is FER2013's public/private test 
    mean-face subtraction, its one-conv-per-block form, and the keras-tuner pick
    (``--tune-trials`` random-search trials of ``--tune-epochs`` epochs on the same subset, then
    trained for ``--epochs``). Short budgets rank the variants; they are not converged scores.
+3. ``--framing``: where FER2013's crops sit in lipkeras' face coordinates (MediaPipe landmarks
+   on FER faces → the similarity transform to the reference face → the crop's side and centre):
+   the ``face_side`` / ``face_center_y`` with which video faces are framed like FER2013's.
 
 Prints the figures and writes the JSON.
 """
@@ -76,6 +79,38 @@ def speed(model_name: str, faces: np.ndarray, batches: int = 20) -> dict:
     return out
 
 
+def framing(data: str, every: int = 120) -> dict:
+    """Where FER2013's crops sit in lipkeras' face coordinates: MediaPipe landmarks on every
+    ``every``-th FER face (upscaled to 192 px), the similarity transform to the reference face
+    (as ``lipkeras preprocess``), and the crop's side and centre in reference units, i.e. the
+    ``face_side`` / ``face_center_y`` that make video faces framed like FER2013's."""
+    import cv2
+
+    from lipkeras.preprocess import landmarks as lmk
+    from lipkeras.preprocess.align import to_reference
+
+    files = sorted(Path(data).glob("*/*.png"))[::every]
+    sides, cx, cy = [], [], []
+    with lmk.FaceLandmarker(video=False, max_faces=1) as landmarker:
+        for f in files:
+            gray = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
+            rgb = cv2.cvtColor(cv2.resize(gray, (192, 192), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2RGB)
+            points = landmarker.detect(rgb)
+            if points is None:
+                continue
+            a = to_reference(points[None].astype(np.float64))[0]
+            sides.append(192 * float(np.sqrt(abs(np.linalg.det(a[:, :2])))))
+            centre = a @ np.array([96.0, 96.0, 1.0])
+            cx.append(float(centre[0]))
+            cy.append(float(centre[1]))
+
+    def stats(v):
+        return {"median": round(float(np.median(v)), 3), "p25": round(float(np.percentile(v, 25)), 3),
+                "p75": round(float(np.percentile(v, 75)), 3)}
+    return {"faces": len(files), "landmarks_found": len(sides), "face_side": stats(sides),
+            "face_center_x": stats(cx), "face_center_y": stats(cy)}
+
+
 def history_seconds(model_dir: Path) -> dict:
     rows = []
     for f in sorted(model_dir.glob("history*.csv")):
@@ -110,6 +145,7 @@ def main() -> int:
     p.add_argument("--tune-trials", type=int, default=3)
     p.add_argument("--tune-epochs", type=int, default=2)
     p.add_argument("--skip-training", action="store_true", help="only the shipped model's scores and speed")
+    p.add_argument("--framing", action="store_true", help="also measure FER2013's framing in lipkeras face units")
     p.add_argument("--work", default=None, help="folder for the variants' runs (default: a temporary one)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "emotion.json"))
     args = p.parse_args()
@@ -140,6 +176,15 @@ def main() -> int:
           f"{shipped['epochs']} epochs; {shipped['inference']['keras_faces_per_s']} faces/s (Keras), "
           f"{shipped['inference'].get('savedmodel_faces_per_s')} faces/s (SavedModel) at batch 64", flush=True)
 
+    if args.framing:
+        f = results["framing"] = framing(args.data)
+        used = json.loads((model_dir / "lipkeras.json").read_text())
+        f["shipped_model_uses"] = {k: used.get(k) for k in ("face_side", "face_center_y")}
+        print(f"FER2013 framing in lipkeras face units ({f['landmarks_found']} of {f['faces']} faces with landmarks): "
+              f"face_side {f['face_side']['median']} (IQR {f['face_side']['p25']}-{f['face_side']['p75']}), "
+              f"face_center_y {f['face_center_y']['median']} (IQR {f['face_center_y']['p25']}-"
+              f"{f['face_center_y']['p75']}); the shipped model uses {f['shipped_model_uses']}", flush=True)
+
     if not args.skip_training:
         from lipkeras.train.emotion import train
 
@@ -163,8 +208,9 @@ def main() -> int:
     out = Path(args.out)
     if args.skip_training and out.is_file():  # keep the last same-budget comparison
         previous = json.loads(out.read_text())
-        if "same_budget" in previous:
-            results["same_budget"] = previous["same_budget"]
+        for key in ("same_budget", "framing"):
+            if key in previous and key not in results:
+                results[key] = previous[key]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(results, indent=2) + "\n")

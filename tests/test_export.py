@@ -104,7 +104,8 @@ def test_shipped_emotion_savedmodel_matches_keras(fer_faces, grid_sample, tmp_pa
     (tmp_path / "v").mkdir()
     for c in clips:
         (tmp_path / "v" / c.name).write_bytes(c.read_bytes())
-    run(tmp_path / "v", tmp_path / "rec", PreprocessConfig(dataset="folder", rois=("face",), require_transcript=False, workers=1), progress=False)
+    run(tmp_path / "v", tmp_path / "rec", PreprocessConfig(dataset="folder", rois=("face",), require_transcript=False,
+                                                           workers=1), progress=False)
     raws = [raw for _, raw in iter_records(str(tmp_path / "rec"))]
     video = loaded.signatures["tf_example"](examples=tf.constant(raws))
     for raw, probs in zip(raws, video["probabilities"].numpy()):

@@ -67,7 +67,7 @@ def load(name_or_path: str):
     import keras
 
     import lipkeras.layers  # noqa: F401  (registers the custom layers)
-    import lipkeras.models  # noqa: F401
+    import lipkeras.models  # noqa: F401  (registers the models)
     from lipkeras.lipreader import read_metadata, resolve
 
     path = resolve(name_or_path)
@@ -186,6 +186,8 @@ def export_metadata(model, meta: dict, kind: str, source: Path, name: str, versi
     """What a client needs beside the graph: vocabulary/labels, preprocessing, signatures."""
     import keras
 
+    from lipkeras.emotion import FER_FACE_CENTER_Y, FER_FACE_SIDE
+
     from lipkeras import __version__
 
     out = {"name": name, "version": version, "kind": kind, "source_model": str(source),
@@ -196,8 +198,9 @@ def export_metadata(model, meta: dict, kind: str, source: Path, name: str, versi
         out.update(labels=list(model.labels), input_size=size, channels=channels,
                    preprocessing={"faces": f"float32 [B, {size}, {size}, {channels}] in [0, 1] (mean face is "
                                            "subtracted inside the model)",
-                                  "face_size": meta.get("face_size", 112), "face_side": meta.get("face_side", 2.0),
-                                  "face_center_y": meta.get("face_center_y", 0.5),
+                                  "face_size": meta.get("face_size", 112),
+                                  "face_side": meta.get("face_side", FER_FACE_SIDE),
+                                  "face_center_y": meta.get("face_center_y", FER_FACE_CENTER_Y),
                                   "video_frames": EMOTION_MAX_FRAMES},
                    signatures={"serving_default": "faces float32 [B,S,S,C] in [0,1] → probabilities, label",
                                "faces_uint8": "faces uint8 [B,H,W,1|3] any size → probabilities, label",

@@ -5,7 +5,8 @@ What it supports (TFLite builtin ops only, no Flex delegate needed):
 * CTC lip readers built from 2D/3D convolutions, GRUs and the mouth preprocessing layer
   (``grid_lipreader``'s ``FastLipReader``): one signature ``serving_default``, ``frames`` float32
   ``[1, T, crop, crop, C]`` in [0, 1] + ``frame_lengths`` int32 ``[1]`` → ``log_probs``; T is
-  dynamic, the batch is one clip (the GRU loops need a static batch size). Decoding to text stays outside (``lipkeras.decode``): TFLite has no string ops.
+  dynamic, the batch is one clip (the GRU loops need a static batch size). Decoding to text
+  stays outside (``lipkeras.decode``): TFLite has no string ops.
   LipNet presets use 3D max-pooling (``MaxPool3D`` is not a TFLite builtin) and do not convert.
 * Emotion CNNs: ``faces`` float32 ``[B, S, S, C]`` in [0, 1] → ``probabilities`` (the mean face
   is inside the model); B is dynamic.

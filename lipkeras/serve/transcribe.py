@@ -25,6 +25,7 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4
 
 
 def preprocess_config(reader: Servable, emotion: Servable | None):
+    from lipkeras.emotion import FER_FACE_CENTER_Y, FER_FACE_SIDE
     from lipkeras.preprocess import PreprocessConfig
 
     pre = reader.meta.get("preprocessing", {})
@@ -33,7 +34,8 @@ def preprocess_config(reader: Servable, emotion: Servable | None):
     if emotion is not None:
         epre = emotion.meta.get("preprocessing", {})
         kw.update(rois=("mouth", "face"), face_size=epre.get("face_size", 112),
-                  face_side=epre.get("face_side", 2.0), face_center_y=epre.get("face_center_y", 0.5))
+                  face_side=epre.get("face_side", FER_FACE_SIDE),
+                  face_center_y=epre.get("face_center_y", FER_FACE_CENTER_Y))
     return PreprocessConfig(**kw)
 
 
