@@ -9,7 +9,8 @@ FER2013's 28,709 training faces); nothing here is FER2013's public/private test 
 
 1. The shipped model: accuracy and macro-F1 on that split, its training time per epoch (from
    its history), inference faces/s at batch 64 (Keras ``predict_on_batch`` and the exported
-   SavedModel's ``serving_default``, median of 20 batches after warm-up).
+   SavedModel's ``serving_default``, median of 20 batches after warm-up), and the same model
+   computing in bfloat16 (``--precision bfloat16``): its faces/s and scores.
 2. Same-budget comparison (unless ``--skip-training``): each variant trained from scratch on the
    same stratified ``--subset`` of the training faces for ``--epochs`` epochs (same seed and
    augmentation), then scored on the full validation split: the design's CNN with and without
@@ -40,11 +41,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def scores(model_path: str, split_json: Path) -> dict:
+def scores(model_path: str, split_json: Path, precision: str = "float32") -> dict:
     from lipkeras.emotion import EmotionReader
     from lipkeras.evaluate_emotion import evaluate_emotion
 
-    m = evaluate_emotion(EmotionReader(model_path), str(split_json))
+    m = evaluate_emotion(EmotionReader(model_path, precision=precision), str(split_json))
     main = m[m["main"]] if "main" in m else m
     return {"accuracy": round(main["accuracy"], 4), "macro_f1": round(main["macro"]["f1"], 4),
             "weighted_f1": round(main["weighted"]["f1"], 4), "faces": main["samples"]}
@@ -71,6 +72,8 @@ def speed(model_name: str, faces: np.ndarray, batches: int = 20) -> dict:
         return round(64 / float(np.median(times)), 1)
 
     out["keras_faces_per_s"] = rate(lambda: reader.model.predict_on_batch(x))
+    fast = EmotionReader(model_name, precision="bfloat16")
+    out["keras_bfloat16_faces_per_s"] = rate(lambda: fast.model.predict_on_batch(x))
     versions = sorted((p for p in reader.path.parent.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
     if versions:
         loaded = tf.saved_model.load(str(versions[-1]))
@@ -170,11 +173,14 @@ def main() -> int:
     shipped = {"model": args.model, **scores(args.model, split_json), **history_seconds(model_dir)}
     faces = np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in sorted(val_paths)[:64]])[..., None]
     shipped["inference"] = speed(args.model, faces)
+    shipped["bfloat16"] = scores(args.model, split_json, precision="bfloat16")
     results["shipped"] = shipped
     print(f"shipped {args.model}: accuracy {shipped['accuracy']:.4f}, macro-F1 {shipped['macro_f1']:.4f} on "
           f"{shipped['faces']} validation faces; {shipped['seconds_per_epoch_median']} s/epoch over "
           f"{shipped['epochs']} epochs; {shipped['inference']['keras_faces_per_s']} faces/s (Keras), "
-          f"{shipped['inference'].get('savedmodel_faces_per_s')} faces/s (SavedModel) at batch 64", flush=True)
+          f"{shipped['inference'].get('savedmodel_faces_per_s')} faces/s (SavedModel) at batch 64; bfloat16: "
+          f"{shipped['inference']['keras_bfloat16_faces_per_s']} faces/s, accuracy {shipped['bfloat16']['accuracy']:.4f}, "
+          f"macro-F1 {shipped['bfloat16']['macro_f1']:.4f}", flush=True)
 
     if args.framing:
         f = results["framing"] = framing(args.data)

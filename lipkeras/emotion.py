@@ -22,8 +22,32 @@ FER_FACE_SIDE, FER_FACE_CENTER_Y = 2.7, 0.3
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
+PRECISIONS = ("float32", "bfloat16")
+
+
+def with_precision(model, precision: str = "float32"):
+    """The same model computing in ``precision``: ``bfloat16`` rebuilds it under Keras'
+    ``mixed_bfloat16`` policy (weights stay float32, outputs float32). On CPUs with bfloat16
+    matrix units (AMX / AVX512-BF16) it runs about twice as fast; elsewhere it is slower."""
+    import keras
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "float32":
+        return model
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        config = {k: v for k, v in model.get_config().items() if k != "trainable"}
+        fast = type(model).from_config(config)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    fast.set_weights(model.get_weights())
+    return fast
+
+
 class EmotionReader:
-    def __init__(self, name_or_path: str | None = None, max_frames: int = 32):
+    def __init__(self, name_or_path: str | None = None, max_frames: int = 32, precision: str = "float32"):
         from lipkeras import _quiet
 
         _quiet.import_tensorflow()
@@ -34,7 +58,8 @@ class EmotionReader:
 
         self.name = name_or_path or DEFAULT_EMOTION_MODEL
         self.path = resolve(self.name)
-        self.model = keras.saving.load_model(self.path, compile=False)
+        self.model = with_precision(keras.saving.load_model(self.path, compile=False), precision)
+        self.precision = precision
         self.labels = tuple(getattr(self.model, "labels", None) or self.model.get_config()["labels"])
         _, self.size, _, self.channels = self.model.input_shape
         meta_file = self.path.parent / "lipkeras.json"

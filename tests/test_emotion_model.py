@@ -133,3 +133,19 @@ def test_emotion_stage_trains_on_ravdess_face_records_with_actor_splits(grid_sam
     assert json.loads((out / "split.json").read_text())["clips"] == {"test": 1, "train": 4, "val": 2}
     metrics = evaluate_emotion(EmotionReader(str(out / "best.keras")), str(tmp_path / "rec"), split="test")
     assert metrics["frame"]["samples"] == 32 and metrics["video"]["samples"] == 1  # 32 frames sampled per clip
+
+
+def test_bfloat16_copy_computes_in_bfloat16_with_the_same_weights():
+    from lipkeras.emotion import with_precision
+
+    model = EmotionCNN(labels=LABELS, input_size=32, filters=(8, 16), kernel_sizes=(5, 3), dense_units=16)
+    fast = with_precision(model, "bfloat16")
+    assert fast.get_layer("block1_conv1").compute_dtype == "bfloat16"
+    assert model.get_layer("block1_conv1").compute_dtype == "float32"  # the original is untouched
+    assert keras.config.dtype_policy().name == "float32"  # and so is the global policy
+    x = _faces(4, 32)
+    y32, y16 = np.asarray(model.predict_on_batch(x)), np.asarray(fast.predict_on_batch(x))
+    assert y16.dtype == np.float32 and np.allclose(y16.sum(-1), 1.0, atol=1e-3)
+    np.testing.assert_allclose(y16, y32, atol=0.05)
+    with pytest.raises(ValueError, match="precision"):
+        with_precision(model, "float8")

@@ -191,6 +191,7 @@ def export_metadata(model, meta: dict, kind: str, source: Path, name: str, versi
     from lipkeras import __version__
 
     out = {"name": name, "version": version, "kind": kind, "source_model": str(source),
+           "precision": meta.get("precision", "float32"),
            "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "lipkeras": __version__, "tensorflow": tf.__version__, "keras": keras.__version__}
     if kind == "emotion":
@@ -245,11 +246,22 @@ def write_model_config(base: str | Path, mount: str = "/models") -> Path:
 
 
 def export_saved_model(name_or_path: str, name: str | None = None, version: int | None = None,
-                       out: str | Path = "saved_models", overwrite: bool = False) -> Path:
-    """Export to ``out/name/version/`` (written beside it, then renamed: never half a version)."""
+                       out: str | Path = "saved_models", overwrite: bool = False, precision: str = "float32") -> Path:
+    """Export to ``out/name/version/`` (written beside it, then renamed: never half a version).
+
+    ``precision="bfloat16"`` (emotion models) exports the graph computing in bfloat16
+    (``lipkeras.emotion.with_precision``): about twice the throughput on CPUs with bf16 units.
+    """
     import keras
 
     model, meta, kind, source = load(name_or_path)
+    if precision != "float32":
+        if kind != "emotion":
+            raise ExportError(f"{name_or_path}: --precision {precision} is for emotion models only")
+        from lipkeras.emotion import with_precision
+
+        model = with_precision(model, precision)
+        meta = {**meta, "precision": precision}
     name = name or meta.get("name") or source.parent.name
     model_dir = Path(out) / name
     model_dir.mkdir(parents=True, exist_ok=True)
