@@ -179,8 +179,8 @@ def main() -> int:
           f"{shipped['faces']} validation faces; {shipped['seconds_per_epoch_median']} s/epoch over "
           f"{shipped['epochs']} epochs; {shipped['inference']['keras_faces_per_s']} faces/s (Keras), "
           f"{shipped['inference'].get('savedmodel_faces_per_s')} faces/s (SavedModel) at batch 64; bfloat16: "
-          f"{shipped['inference']['keras_bfloat16_faces_per_s']} faces/s, accuracy {shipped['bfloat16']['accuracy']:.4f}, "
-          f"macro-F1 {shipped['bfloat16']['macro_f1']:.4f}", flush=True)
+          f"{shipped['inference']['keras_bfloat16_faces_per_s']} faces/s, "
+          f"accuracy {shipped['bfloat16']['accuracy']:.4f}, macro-F1 {shipped['bfloat16']['macro_f1']:.4f}", flush=True)
 
     if args.framing:
         f = results["framing"] = framing(args.data)

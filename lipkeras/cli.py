@@ -1,4 +1,5 @@
-"""The ``lipkeras`` command: ``preprocess``, ``inspect``, ``evaluate``, ``transcribe``, ``emotion``, ``export``, ``serve``, ``demo``."""
+"""The ``lipkeras`` command: ``preprocess``, ``inspect``, ``evaluate``, ``transcribe``, ``emotion``,
+``export``, ``serve``, ``demo``."""
 
 from __future__ import annotations
 
