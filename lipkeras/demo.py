@@ -69,4 +69,16 @@ def main(out: str = "tfrecords/grid_sample", workers: int | None = None) -> int:
         r = reader.transcribe(video)
         print(f"   {video.name}: {r['text']!r} (score {r['score']:.3f}, LM score {r['lm_score']:.2f}; "
               f"{r['seconds']:.2f} s)")
+    try:
+        resolve("fer_emotion")
+    except FileNotFoundError:
+        return 0
+    from lipkeras.emotion import EmotionReader
+
+    print("6. the speaker's facial emotion with the shipped fer_emotion (mean of the face frames' probabilities)")
+    emotion = EmotionReader()
+    for video in videos:
+        r = emotion.classify(video)
+        top = sorted(r["probs"].items(), key=lambda kv: -kv[1])[:3]
+        print(f"   {video.name}: {r['label']} ({', '.join(f'{k} {p:.2f}' for k, p in top)}; {r['frames']} frames)")
     return 0
