@@ -255,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--ctc-weight", type=float, default=None,
                     help="cross-modal models: weight of the CTC prefix score (default: the model's)")
     tr.add_argument("--emotion-model", default=None,
-                    help="emotion model for the speaker's emotion (default: fer_emotion when it ships; 'none': off)")
+                    help="emotion model for the speaker's emotion (default: the shipped fer_emotion; 'none': off)")
     tr.add_argument("--json", action="store_true", help="one JSON object per video")
 
     em = sub.add_parser("emotion", help="facial emotion of images and videos",
