@@ -217,10 +217,9 @@ def main() -> int:
         for key in ("same_budget", "framing"):
             if key in previous and key not in results:
                 results[key] = previous[key]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    tmp.replace(out)
+    from lipkeras.records.io import write_json_atomic
+
+    write_json_atomic(out, results)  # makes the folder; atomic
     print(f"wrote {out}")
     return 0
 

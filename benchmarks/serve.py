@@ -161,11 +161,10 @@ def main() -> int:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=60)
+    from lipkeras.records.io import write_json_atomic
+
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    tmp.replace(out)
+    write_json_atomic(out, results)  # makes the folder; atomic
     print(f"wrote {out}")
     return 0
 

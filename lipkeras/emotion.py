@@ -25,6 +25,14 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 PRECISIONS = ("float32", "bfloat16")
 
 
+def sample_faces(faces: np.ndarray, max_frames: int) -> np.ndarray:
+    """At most ``max_frames`` of a clip's faces, evenly spaced: the same number for every video."""
+    n = len(faces)
+    if max_frames and n > max_frames:
+        return faces[np.linspace(0, n - 1, max_frames).astype(int)]
+    return faces
+
+
 def with_precision(model, precision: str = "float32"):
     """The same model computing in ``precision``: ``bfloat16`` rebuilds it under Keras'
     ``mixed_bfloat16`` policy (weights stay float32, outputs float32). On CPUs with bfloat16
@@ -86,10 +94,7 @@ class EmotionReader:
 
     def classify_faces(self, faces: np.ndarray, source: str = "") -> dict:
         """Label of a clip's face frames ``[T, H, W, C]`` (sampled to ``max_frames``, probabilities averaged)."""
-        n = len(faces)
-        if self.max_frames and n > self.max_frames:  # the same number of frames per video
-            faces = faces[np.linspace(0, n - 1, self.max_frames).astype(int)]
-        return self._result(source, self.predict_faces(faces)) | {"frames": int(n)}
+        return self._result(source, self.predict_faces(sample_faces(faces, self.max_frames))) | {"frames": len(faces)}
 
     def preprocess_config(self, aligned: bool = False):
         from lipkeras.preprocess import PreprocessConfig

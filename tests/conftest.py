@@ -58,6 +58,16 @@ def crash_in_epoch_2(monkeypatch):
     return lambda: monkeypatch.setattr(cb.DecodeMetrics, "on_epoch_end", real)
 
 
+def read_fer_faces(shared_data: Path, per_label: int) -> np.ndarray:
+    """The first ``per_label`` FER2013 training faces of each emotion, uint8 ``[N, 48, 48, 1]``."""
+    import cv2
+
+    files = []
+    for label_dir in sorted((shared_data / "fer2013" / "train").iterdir()):
+        files += sorted(label_dir.glob("*.png"))[:per_label]
+    return np.stack([cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files])[..., None]
+
+
 def make_grid_layout(root: Path, clips: list[Path], align_dir_name: str = "align") -> Path:
     """Copy GRID clips into ``root/s1`` with alignments in ``root/<align_dir_name>/s1``."""
     (root / "s1").mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import read_fer_faces
 from lipkeras._quiet import import_tensorflow
 
 tf = import_tensorflow()
@@ -37,12 +38,7 @@ def mouth_clips(sample_records):
 
 @pytest.fixture(scope="module")
 def fer_faces(shared_data):
-    import cv2
-
-    files = []
-    for label_dir in sorted((shared_data / "fer2013" / "train").iterdir()):
-        files += sorted(label_dir.glob("*.png"))[:3]
-    return np.stack([cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files])[..., None]
+    return read_fer_faces(shared_data, per_label=3)
 
 
 @pytest.mark.parametrize("name", LIP_READERS)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import requests
 
-from conftest import write_video
+from conftest import read_fer_faces, write_video
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = ("grid_lipreader", "grid_crossmodal", "fer_emotion")
@@ -46,12 +46,7 @@ def server():
 
 @pytest.fixture(scope="module")
 def fer_faces(shared_data):
-    import cv2
-
-    files = []
-    for label_dir in sorted((shared_data / "fer2013" / "train").iterdir()):
-        files += sorted(label_dir.glob("*.png"))[:2]
-    return np.stack([cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files])[..., None]
+    return read_fer_faces(shared_data, per_label=2)
 
 
 def test_status_and_metadata_of_every_shipped_model(server):

@@ -27,6 +27,7 @@ preprocessing parameters and the signatures; ``assets.extra/MODEL_CARD.md`` the 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -224,6 +225,21 @@ def export_metadata(model, meta: dict, kind: str, source: Path, name: str, versi
     return out
 
 
+@contextlib.contextmanager
+def staged_version(target: Path):
+    """A temporary folder beside ``target`` to fill; on success it replaces ``target`` in one
+    rename (a server never sees half a version), on failure it is removed."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))  # not a number: servers skip it
+    tmp.chmod(0o755)  # mkdtemp's 0700 would hide the version from a server running as another user
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def next_version(model_dir: Path) -> int:
     versions = [int(p.name) for p in model_dir.glob("*") if p.is_dir() and p.name.isdigit()]
     return max(versions, default=0) + 1
@@ -276,9 +292,7 @@ def export_saved_model(name_or_path: str, name: str | None = None, version: int 
     archive.track(model)
     for endpoint, (fn, signature) in endpoints(model, meta, kind).items():
         archive.add_endpoint(endpoint, fn, input_signature=signature)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=model_dir))  # not a number: servers skip it
-    tmp.chmod(0o755)  # mkdtemp's 0700 would hide the version from a server running as another user
-    try:
+    with staged_version(target) as tmp:
         archive.write_out(str(tmp), verbose=False)
         extra = tmp / ASSETS_EXTRA
         extra.mkdir()
@@ -286,10 +300,5 @@ def export_saved_model(name_or_path: str, name: str | None = None, version: int 
                                                  indent=2) + "\n")
         if (source.parent / "MODEL_CARD.md").is_file():
             shutil.copyfile(source.parent / "MODEL_CARD.md", extra / "MODEL_CARD.md")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     write_model_config(out)
     return target

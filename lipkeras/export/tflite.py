@@ -19,12 +19,10 @@ Beside the flatbuffer, ``lipkeras.json`` holds the same metadata as the SavedMod
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import tempfile
 from pathlib import Path
 
-from lipkeras.export.saved_model import ExportError, export_metadata, load, next_version
+from lipkeras.export.saved_model import ExportError, export_metadata, load, next_version, staged_version
 from lipkeras._quiet import import_tensorflow
 
 tf = import_tensorflow()
@@ -86,18 +84,11 @@ def export_tflite(name_or_path: str, name: str | None = None, version: int | Non
     if target.exists() and not overwrite:
         raise ExportError(f"{target}: this version exists (choose another --version or pass --overwrite)")
     flatbuffer = convert(model, meta, kind)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=base))
-    tmp.chmod(0o755)
-    try:
+    with staged_version(target) as tmp:
         (tmp / "model.tflite").write_bytes(flatbuffer)
         info = export_metadata(model, meta, kind, source, name, version)
         info["signatures"] = {"serving_default": "log_probs of frames + frame_lengths" if kind == "ctc"
                               else "probabilities of faces"}
         info["decoding"] = "none inside: decode log_probs with lipkeras.decode" if kind == "ctc" else None
         (tmp / "lipkeras.json").write_text(json.dumps(info, indent=2) + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target / "model.tflite"

@@ -120,8 +120,6 @@ class ServingApp:
                 emotion = self.repository.get(emotion_name)
             elif "emotion_model" in request.args:
                 raise ServingError(404, f"Servable not found for request: Latest({emotion_name})")
-        if (request.content_length or 0) > self.max_body_bytes:
-            self._body(request)  # raises the 413 without reading
         if request.mimetype == "multipart/form-data":
             files = list(request.files.values())
             if len(files) != 1:

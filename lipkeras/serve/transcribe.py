@@ -14,7 +14,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from lipkeras._quiet import import_tensorflow
 from lipkeras.serve.repository import Servable, ServingError
@@ -40,6 +39,7 @@ def preprocess_config(reader: Servable, emotion: Servable | None):
 
 
 def transcribe_bytes(data: bytes, filename: str, reader: Servable, emotion: Servable | None = None) -> dict:
+    from lipkeras.emotion import sample_faces
     from lipkeras.preprocess.errors import SkipInput
     from lipkeras.preprocess.process import process_video
     from lipkeras.preprocess.sources import Item
@@ -73,10 +73,7 @@ def transcribe_bytes(data: bytes, filename: str, reader: Servable, emotion: Serv
               "seconds": round(t2 - t0, 3), "model": reader.name, "video_seconds": round(frames / fps, 3),
               "preprocess_seconds": round(t1 - t0, 3), "model_seconds": round(t2 - t1, 3)}
     if emotion is not None:
-        faces = clip["face"]
-        max_frames = emotion.meta.get("preprocessing", {}).get("video_frames", 32)
-        if len(faces) > max_frames:
-            faces = faces[np.linspace(0, len(faces) - 1, max_frames).astype(int)]
+        faces = sample_faces(clip["face"], emotion.meta.get("preprocessing", {}).get("video_frames", 32))
         probs = emotion.signatures["faces_uint8"](faces=tf.constant(faces))["probabilities"].numpy().mean(0)
         labels = emotion.meta.get("labels") or [f"class_{i}" for i in range(len(probs))]
         result.update(emotion=labels[int(probs.argmax())],
