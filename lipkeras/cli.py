@@ -91,7 +91,11 @@ def _decoding_text(reader, metrics) -> str:
     if reader.kind == "crossmodal":
         return (f"attention beam {metrics['beam_width']}, LM weight {metrics['lm_weight']}, "
                 f"CTC weight {metrics['ctc_weight']}")
-    return f"CTC beam {metrics['beam_width']}" if metrics["beam_width"] > 1 else "greedy CTC"
+    if metrics["beam_width"] <= 1:
+        return "greedy CTC"
+    if metrics.get("lm_weight"):
+        return f"CTC beam {metrics['beam_width']}, LM weight {metrics['lm_weight']}"
+    return f"CTC beam {metrics['beam_width']}"
 
 
 def _videos(inputs: list[str]) -> list[str]:
@@ -232,9 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--ids", help="only these clips: a split list file (e.g. lipkeras/splits/grid_s1/test.txt)")
     ev.add_argument("--split", help="only records written to this split")
     ev.add_argument("--beam", type=int, default=0,
-                    help="beam width: CTC models 0/1 = greedy; cross-modal models 0 = the model's default")
+                    help="beam width; 0 = the model's default decoding (CTC models: 1 = greedy)")
     ev.add_argument("--lm-weight", type=float, default=None,
-                    help="cross-modal models: weight of the character LM in shallow fusion (default: the model's)")
+                    help="weight of the model's character LM in shallow fusion (models that ship one; default: the model's)")
     ev.add_argument("--ctc-weight", type=float, default=None,
                     help="cross-modal models: weight of the CTC prefix score (default: the model's)")
     ev.add_argument("--batch-size", type=int, default=16)
@@ -249,9 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or folders of videos")
     tr.add_argument("--model", default=None, help="model path or name under saved_models/ (default grid_lipreader)")
     tr.add_argument("--beam", type=int, default=0,
-                    help="beam width: CTC models 0/1 = greedy; cross-modal models 0 = the model's default")
+                    help="beam width; 0 = the model's default decoding (CTC models: 1 = greedy)")
     tr.add_argument("--lm-weight", type=float, default=None,
-                    help="cross-modal models: weight of the character LM in shallow fusion (default: the model's)")
+                    help="weight of the model's character LM in shallow fusion (models that ship one; default: the model's)")
     tr.add_argument("--ctc-weight", type=float, default=None,
                     help="cross-modal models: weight of the CTC prefix score (default: the model's)")
     tr.add_argument("--emotion-model", default=None,

@@ -11,8 +11,9 @@ def evaluate(reader, data: str, ids=None, split: str | None = None, beam_width: 
              lm_weight: float | None = None, ctc_weight: float | None = None):
     """(metrics, rows) where rows are per-clip dicts sorted by clip id.
 
-    CTC models decode greedily (``beam_width`` ≤ 1) or by CTC beam search; cross-modal models by
-    attention beam search with their default (or the given) beam, LM and CTC weights.
+    ``beam_width`` 0 is the model's default decoding. CTC models: 1 greedy, above 1 CTC beam
+    search (fused with the model's character LM if it ships one and ``lm_weight`` > 0);
+    cross-modal models: attention beam search with the default (or the given) LM and CTC weights.
     """
     import time
 
@@ -29,11 +30,9 @@ def evaluate(reader, data: str, ids=None, split: str | None = None, beam_width: 
     if not refs:
         raise ValueError(f"{data}: no clips to evaluate (check --ids / --split)")
     metrics = text_metrics(refs, hyps)
-    decoding = {"beam_width": beam_width}
-    if reader.kind == "crossmodal":
-        import dataclasses
+    import dataclasses
 
-        decoding = dataclasses.asdict(reader.decoding_config(beam_width, lm_weight, ctc_weight))
+    decoding = dataclasses.asdict(reader.decoding_config(beam_width, lm_weight, ctc_weight))
     metrics.update(model=str(reader.path), data=str(data), **decoding,
                    seconds=round(seconds, 2), seconds_per_clip=round(seconds / len(refs), 4))
     rows = []

@@ -78,19 +78,24 @@ class LipReader:
         self.vocab = Vocabulary(self.meta.get("vocab", DEFAULT.chars))
         self.kind = "crossmodal" if isinstance(self.model, lipkeras.models.CrossModalReader) else "ctc"
         self.recognizer = self.lm = None
+        lm_file = self.path.parent / self.meta["lm"] if self.meta.get("lm") else None
+        if lm_file is not None and lm_file.is_file():
+            self.lm = keras.saving.load_model(lm_file, compile=False)
         if self.kind == "crossmodal":
             from lipkeras.decode.crossmodal import CrossModalRecognizer, DecodingConfig
 
-            lm_file = self.path.parent / self.meta["lm"] if self.meta.get("lm") else None
-            if lm_file is not None and lm_file.is_file():
-                self.lm = keras.saving.load_model(lm_file, compile=False)
             self.recognizer = CrossModalRecognizer(self.model, self.lm, self.vocab)
             self.decoding = DecodingConfig(**self.meta.get("decoding", {}))
-            if self.lm is None:
-                self.decoding.lm_weight = 0.0
+        else:
+            from lipkeras.decode.ctc_lm import CTCDecodingConfig
+
+            self.decoding = CTCDecodingConfig(**self.meta.get("decoding", {}))
+        if self.lm is None:
+            self.decoding.lm_weight = 0.0
 
     def decoding_config(self, beam_width: int = 0, lm_weight: float | None = None, ctc_weight: float | None = None):
-        """The model's default attention decoding with any of these overridden (cross-modal models)."""
+        """The model's default decoding with any of these overridden (``beam_width`` 0: the default;
+        for CTC models 1 is greedy). ``ctc_weight`` is for cross-modal models only."""
         import dataclasses
 
         cfg = dataclasses.replace(self.decoding)
@@ -101,6 +106,8 @@ class LipReader:
                 raise ValueError(f"{self.name}: no language model ships with this model (--lm-weight needs one)")
             cfg.lm_weight = lm_weight
         if ctc_weight is not None:
+            if self.kind != "crossmodal":
+                raise ValueError(f"{self.name}: --ctc-weight is for cross-modal models (this one is CTC only)")
             cfg.ctc_weight = ctc_weight
         return cfg
 
@@ -109,10 +116,29 @@ class LipReader:
         """One dict per clip: ``text`` (+ ``score``, ``lm_score``, ``char_logprobs``… for cross-modal models)."""
         from lipkeras.decode import decode
 
+        cfg = self.decoding_config(beam_width, lm_weight, ctc_weight)
         if self.kind == "crossmodal":
-            return self.recognizer.recognize(frames, lengths, self.decoding_config(beam_width, lm_weight, ctc_weight))
-        texts = decode(self.logits(frames, lengths), lengths, beam_width=beam_width, vocab=self.vocab)
+            return self.recognizer.recognize(frames, lengths, cfg)
+        logits = self.logits(frames, lengths)
+        if cfg.beam_width > 1 and cfg.lm_weight > 0:
+            return self._ctc_lm_search(logits, lengths, cfg)
+        texts = decode(logits, lengths, beam_width=cfg.beam_width, vocab=self.vocab)
         return [{"text": t} for t in texts]
+
+    def _ctc_lm_search(self, logits: np.ndarray, lengths: np.ndarray, cfg) -> list[dict]:
+        from lipkeras.decode.crossmodal import lm_step
+        from lipkeras.decode.ctc_lm import ctc_lm_beam_search
+        from lipkeras.decode.ctc_prefix import log_softmax
+
+        step = lm_step(self.lm, cfg.beam_width)
+        out = []
+        for b, n in enumerate(np.asarray(lengths)):
+            best = ctc_lm_beam_search(log_softmax(logits[b, :int(n)]), step, self.vocab.sos, self.vocab.eos,
+                                      lm_weight=cfg.lm_weight, beam_width=cfg.beam_width,
+                                      length_bonus=cfg.length_bonus)[0]
+            out.append({"text": " ".join(self.vocab.decode(best.tokens).split()), "score": round(best.score, 4),
+                        "ctc_score": round(best.ctc_score, 4), "lm_score": round(best.lm_score, 4)})
+        return out
 
     def text_recognizer(self, beam_width: int = 0, lm_weight: float | None = None, ctc_weight: float | None = None):
         """``recognize(model, frames, lengths) → texts`` for ``transcribe_dataset``."""
@@ -175,7 +201,8 @@ def ship(model_file: str | Path, out_dir: str | Path, preset: str | None = None,
     """Copy a trained ``.keras`` model into ``out_dir`` with its ``lipkeras.json`` (atomic writes).
 
     A cross-modal model also takes its fusion LM (``lm_file``, default the run's ``lm.keras``)
-    and default ``decoding`` (beam width, LM and CTC weights, as tuned on validation clips).
+    and default ``decoding`` (beam width, LM and CTC weights, as tuned on validation clips); a CTC
+    model takes them when given (``CTCDecodingConfig``: beam width, LM weight, length bonus).
     """
     import keras
 
@@ -198,5 +225,10 @@ def ship(model_file: str | Path, out_dir: str | Path, preset: str | None = None,
         meta.update(kind="crossmodal", lm="lm.keras", decoding=dict(decoding or {}),
                     output="{'ctc': CTC logits [B, T, vocab], 'attention': next-character logits [B, L, vocab]} "
                            "given tokens = <sos> + characters; decode with attention beam search")
+    elif lm_file is not None:
+        save_keras_atomic(keras.saving.load_model(lm_file, compile=False), out / "lm.keras")
+        meta.update(lm="lm.keras", decoding=dict(decoding or {}),
+                    lm_output="next-character logits [B, L, vocab] given tokens = <sos> + characters; "
+                              "fused into CTC beam search")
     write_json_atomic(out / METADATA, meta)
     return out / "model.keras"

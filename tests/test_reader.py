@@ -65,6 +65,22 @@ def test_time_mask_replaces_windows_with_the_mean():
     np.testing.assert_array_equal(same, x.numpy())
 
 
+def test_speed_perturb_resamples_frames_in_order():
+    x = tf.reshape(tf.range(40 * 4, dtype=tf.float32), [40, 2, 2, 1])
+    for seed in range(5):
+        y, n = augment.speed_perturb(x, 30, max_change=0.2, seed=seed)
+        n = int(n)
+        assert 25 <= n <= 38 and y.shape[0] == n  # 30 / 1.2 … 30 / 0.8
+        index = y.numpy()[:, 0, 0, 0] / 4
+        assert index[0] == 0 and index.max() <= 29  # frames past the clip's length never used
+        assert np.all(np.diff(index) >= 0) and np.all(np.diff(index) <= 2)
+
+
+def test_speed_perturbation_in_the_reader(tiny_records):
+    b = next(iter(mouth_dataset(str(tiny_records), batch_size=4, training=True, speed_perturbation=0.5, seed=1)))
+    assert int(tf.reduce_max(b["frame_lengths"])) == b["frames"].shape[1]
+
+
 def test_flip_and_crops():
     x = tf.reshape(tf.range(2 * 4 * 4, dtype=tf.float32), [2, 4, 4, 1])
     flipped = augment.random_flip(x, probability=1.0).numpy()

@@ -55,9 +55,11 @@ def attention_beam_search(
     length_alpha: float = 1.0,
     pre_beam: int | None = None,
     nbest: int = 1,
+    length_bonus: float = 0.0,
 ) -> list[BeamResult]:
     """Decode one clip. ``step``/``lm_step`` map token prefixes ``[N, L]`` (starting with ``sos``)
-    to next-token log-probabilities; ``ctc_logprobs [T, V]`` are the clip's CTC log-probs."""
+    to next-token log-probabilities; ``ctc_logprobs [T, V]`` are the clip's CTC log-probs;
+    ``length_bonus`` is added per emitted character (it offsets the LM's pull to short outputs)."""
     use_ctc = ctc_weight > 0 and ctc_logprobs is not None
     use_lm = lm_weight != 0 and lm_step is not None
     scorer = CTCPrefixScorer(ctc_logprobs, blank, eos) if use_ctc else None
@@ -86,7 +88,7 @@ def attention_beam_search(
         for i, h in enumerate(live):
             for j, c in enumerate(cands[i]):
                 c = int(c)
-                total = h.total + base[i, c]
+                total = h.total + base[i, c] + (length_bonus if c != eos else 0.0)
                 ctc = h.ctc
                 if use_ctc:
                     ctc = float(psi[i, j])

@@ -25,6 +25,25 @@ class DecodingConfig:
     max_length: int = 200
 
 
+def padded_tokens(tokens: np.ndarray, rows: int) -> np.ndarray:
+    """Tokens padded to ``rows`` rows and a multiple of 32 columns: the compiled graphs then see
+    few shapes (causal attention makes the padding invisible to the position read back)."""
+    n, length = tokens.shape
+    width = -(-length // 32) * 32
+    out = np.zeros((max(rows, n), width), np.int32)
+    out[:n, :length] = tokens
+    return out
+
+
+def lm_step(lm, rows: int):
+    """A beam-search step function of a character LM: tokens ``[N, L]`` → next-character log-probs."""
+    def step(tokens):
+        n, length = tokens.shape
+        logits = lm.predict_on_batch(padded_tokens(tokens, rows))
+        return log_softmax(np.asarray(logits)[:n, length - 1])
+    return step
+
+
 class CrossModalRecognizer:
     def __init__(self, model, lm=None, vocab: Vocabulary = DEFAULT):
         import keras
@@ -46,15 +65,7 @@ class CrossModalRecognizer:
         out = self.encode_model.predict_on_batch({"frames": frames, "frame_lengths": np.asarray(lengths, np.int32)})
         return {k: np.asarray(v) for k, v in out.items()}
 
-    @staticmethod
-    def _padded(tokens: np.ndarray, rows: int) -> np.ndarray:
-        """Tokens padded to ``rows`` rows and a multiple of 32 columns: the compiled graphs then see
-        few shapes (causal attention makes the padding invisible to the position read back)."""
-        n, length = tokens.shape
-        width = -(-length // 32) * 32
-        out = np.zeros((max(rows, n), width), np.int32)
-        out[:n, :length] = tokens
-        return out
+    _padded = staticmethod(padded_tokens)
 
     def _step(self, memory, mask, rows):
         memory, mask = np.repeat(memory, rows, axis=0), np.repeat(mask, rows, axis=0)
@@ -67,11 +78,7 @@ class CrossModalRecognizer:
         return step
 
     def _lm_step(self, rows):
-        def step(tokens):
-            n, length = tokens.shape
-            logits = self.lm.predict_on_batch(self._padded(tokens, rows))
-            return log_softmax(np.asarray(logits)[:n, length - 1])
-        return step
+        return lm_step(self.lm, rows)
 
     def recognize(self, frames: np.ndarray, lengths: np.ndarray, config: DecodingConfig = DecodingConfig()) -> list[dict]:
         """Beam-search every clip of a batch; one dict per clip (text, scores, per-character log-probs)."""

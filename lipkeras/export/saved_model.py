@@ -220,7 +220,7 @@ def export_metadata(model, meta: dict, kind: str, source: Path, name: str, versi
                                "frames_uint8": "frames uint8 [B,T,H,W,C] (mouth ROI as in records) + "
                                                "frame_lengths → log_probs, text, frame_lengths",
                                "tf_example": "serialized mouth records → log_probs, text, frame_lengths, clip_id"})
-        if kind == "crossmodal" and meta.get("decoding"):
+        if meta.get("decoding"):
             out["python_decoding"] = meta["decoding"]  # beam + LM fusion of `lipkeras transcribe`
     return out
 

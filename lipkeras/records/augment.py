@@ -47,3 +47,16 @@ def time_mask(frames, length, window: int = 10, stride: int = 25, seed=None):
     masked = tf.reduce_any((t >= starts[None]) & (t < (starts + widths)[None]), axis=1)
     mean = tf.reduce_mean(frames[:length])
     return tf.where(masked[:, None, None, None], tf.cast(mean, frames.dtype), frames)
+
+
+def speed_perturb(frames, length, max_change: float = 0.1, seed=None):
+    """Play the clip at a random speed in ``[1 − max_change, 1 + max_change]`` (nearest frame).
+
+    Speakers differ in rate; resampling the frame index is the video analogue of audio speed
+    perturbation. Returns ``(frames, new_length)``; frames past ``length`` are dropped.
+    """
+    length = tf.minimum(tf.cast(length, tf.int32), tf.shape(frames)[0])
+    rate = tf.random.uniform([], 1.0 - max_change, 1.0 + max_change, seed=seed)
+    new_length = tf.maximum(tf.cast(tf.round(tf.cast(length, tf.float32) / rate), tf.int32), 1)
+    index = tf.cast(tf.floor(tf.cast(tf.range(new_length), tf.float32) * rate), tf.int32)
+    return tf.gather(frames, tf.minimum(index, length - 1)), new_length

@@ -108,6 +108,7 @@ def mouth_dataset(
     crop_size: int | None = None,
     flip: bool = True,
     time_masking: bool = True,
+    speed_perturbation: float = 0.0,
     mask_window: int = 10,
     mask_stride: int = 25,
     max_frames: int | None = None,
@@ -124,7 +125,8 @@ def mouth_dataset(
 ) -> tf.data.Dataset:
     """Batches of mouth clips with encoded transcripts (see the module docstring).
 
-    ``training`` turns on shuffling and augmentation (random crop, flip, time masking); without
+    ``training`` turns on shuffling and augmentation (random crop, flip, time masking, and speed
+    perturbation by up to ±``speed_perturbation`` when it is > 0); without
     it, ``crop_size`` is a centre crop and the order is the shards' order. ``split`` keeps only
     records written to that split; ``clip_ids`` (a list or a split-list file) only those clips.
     ``pad_to_frames`` pads every batch to a fixed T.
@@ -143,6 +145,8 @@ def mouth_dataset(
         if max_frames:
             frames = frames[:max_frames]
         length = tf.shape(frames)[0]
+        if training and speed_perturbation > 0:
+            frames, length = augment.speed_perturb(frames, length, speed_perturbation, seed=seed)
         x = normalize(frames, length, normalization)
         if crop_size:
             x = augment.random_crop(x, crop_size, seed) if training else augment.center_crop(x, crop_size)

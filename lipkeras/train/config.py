@@ -60,6 +60,7 @@ class VideoTrainingConfig(TrainingConfig):
     crop_size: int = 88
     flip: bool = True
     time_masking: bool = True
+    speed_perturbation: float = 0.0  # training clips play at a random speed within ±this (0.1: ±10 %)
     max_frames: int = 0
     examples: int = 3
     beam_width: int = 0  # validation decoding: 0 greedy
