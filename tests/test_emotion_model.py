@@ -77,6 +77,16 @@ def test_emotion_stage_trains_on_real_fer_faces(shared_data, tmp_path):
     mean = np.asarray(model.get_layer("mean_face").mean_face)
     assert mean.shape == (48, 48, 1) and 0.2 < mean.mean() < 0.8  # set from the faces, not zeros
     assert len(json.loads((out / "split.json").read_text())["val"]) == 3
+    # Continue from it with other dropout rates: the first epoch starts from its weights.
+    more = train(EmotionConfig(data=str(root), out=str(tmp_path / "more"), epochs=1, batch_size=8, convs_per_block=1,
+                               dense_units=16, dropout=0.1, learning_rate=1e-9, init_from=str(out / "best.keras")))
+    cont = keras.saving.load_model(tmp_path / "more" / "best.keras")
+    for a, b in zip(cont.trainable_weights, model.trainable_weights):  # (BN statistics move in training)
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
+    assert more["epochs_run"] == 1
+    with pytest.raises(ValueError, match="not the same architecture"):
+        train(EmotionConfig(data=str(root), out=str(tmp_path / "other"), epochs=1, batch_size=8, dense_units=16,
+                            init_from=str(out / "best.keras")))
 
 
 def test_tuner_two_tiny_trials_then_train_from_them(shared_data, tmp_path):

@@ -180,6 +180,7 @@ class EmotionConfig(TrainingConfig):
     tune: int = 0  # >0: keras-tuner random search of this many trials instead of one training run
     tune_epochs: int = 10  # epochs per tuner trial (early stopping inside)
     from_tuner: str | None = None  # train with the best hyperparameters of this tuning run folder
+    init_from: str | None = None  # start from this .keras model's weights (same architecture and labels)
 
 
 STAGE_CONFIGS = {c.STAGE: c for c in (LipReadingConfig, DecoderConfig, VisualConfig, IntegrateConfig, EmotionConfig)}

@@ -233,6 +233,20 @@ def tune(cfg: EmotionConfig, data) -> dict:
     return summary
 
 
+def init_weights(model, path: str) -> None:
+    """Continue from a trained model (e.g. with other dropout rates): same layers, same labels."""
+    import keras
+
+    source = keras.saving.load_model(path, compile=False)
+    if tuple(getattr(source, "labels", ())) != tuple(model.labels):
+        raise ValueError(f"{path}: labels {tuple(getattr(source, 'labels', ()))} differ from the data's {tuple(model.labels)}")
+    try:
+        model.set_weights(source.get_weights())
+    except ValueError as e:
+        raise ValueError(f"{path}: not the same architecture as this config ({e})") from None
+    print(f"initialised from {path}", flush=True)
+
+
 def train(cfg: EmotionConfig) -> dict:
     import keras
 
@@ -270,6 +284,8 @@ def train(cfg: EmotionConfig) -> dict:
         model = build_model(cfg, labels)
         if cfg.mean_face:
             model.get_layer("mean_face").set_mean(mean)
+        if cfg.init_from:
+            init_weights(model, cfg.init_from)
         model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=cfg.clipnorm or None),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     print(f"EmotionCNN: {model.count_params():,} parameters", flush=True)
