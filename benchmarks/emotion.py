@@ -8,7 +8,8 @@ The validation split is the stage's own: a seeded (0), stratified 10 % of the fo
 FER2013's 28,709 training faces); nothing here is FER2013's public/private test set.
 
 1. The shipped model: accuracy and macro-F1 on that split, its training time per epoch (from
-   its history), inference faces/s at batch 64 (Keras ``predict_on_batch`` and the exported
+   its history), inference faces/s at batch 64 (Keras ``predict_on_batch`` with and without
+   BatchNorm folded, the FLOPs per face that bound it, and the exported
    SavedModel's ``serving_default``, median of 20 batches after warm-up), and the same model
    computing in bfloat16 (``--precision bfloat16``): its faces/s and scores.
 2. Same-budget comparison (unless ``--skip-training``): each variant trained from scratch on the
@@ -51,6 +52,22 @@ def scores(model_path: str, split_json: Path, precision: str = "float32") -> dic
             "weighted_f1": round(main["weighted"]["f1"], 4), "faces": main["samples"]}
 
 
+def flops_per_face(model) -> float:
+    """Multiply-adds × 2 of the convolutions and dense layers for one face (what bounds throughput:
+    a CPU's peak FLOP/s divided by this is the most faces/s it can do)."""
+    import keras
+
+    total = 0.0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            _, h, w, c_out = layer.output.shape
+            kh, kw, c_in, _ = layer.kernel.shape
+            total += 2.0 * h * w * kh * kw * c_in * c_out
+        elif isinstance(layer, keras.layers.Dense):
+            total += 2.0 * layer.kernel.shape[0] * layer.kernel.shape[1]
+    return total
+
+
 def speed(model_name: str, faces: np.ndarray, batches: int = 20) -> dict:
     from lipkeras._quiet import import_tensorflow
 
@@ -71,7 +88,12 @@ def speed(model_name: str, faces: np.ndarray, batches: int = 20) -> dict:
             times.append(time.perf_counter() - t0)
         return round(64 / float(np.median(times)), 1)
 
-    out["keras_faces_per_s"] = rate(lambda: reader.model.predict_on_batch(x))
+    out["keras_faces_per_s"] = rate(lambda: reader.model.predict_on_batch(x))  # BatchNorm folded (the reader's)
+    import keras
+
+    unfolded = keras.saving.load_model(reader.path, compile=False)
+    out["keras_unfolded_faces_per_s"] = rate(lambda: unfolded.predict_on_batch(x))
+    out["gflop_per_face"] = round(flops_per_face(reader.model) / 1e9, 4)
     fast = EmotionReader(model_name, precision="bfloat16")
     out["keras_bfloat16_faces_per_s"] = rate(lambda: fast.model.predict_on_batch(x))
     versions = sorted((p for p in reader.path.parent.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
@@ -177,7 +199,9 @@ def main() -> int:
     results["shipped"] = shipped
     print(f"shipped {args.model}: accuracy {shipped['accuracy']:.4f}, macro-F1 {shipped['macro_f1']:.4f} on "
           f"{shipped['faces']} validation faces; {shipped['seconds_per_epoch_median']} s/epoch over "
-          f"{shipped['epochs']} epochs; {shipped['inference']['keras_faces_per_s']} faces/s (Keras), "
+          f"{shipped['epochs']} epochs; {shipped['inference']['keras_faces_per_s']} faces/s (Keras, BatchNorm folded; "
+          f"{shipped['inference']['keras_unfolded_faces_per_s']} unfolded; "
+          f"{shipped['inference']['gflop_per_face']} GFLOP per face), "
           f"{shipped['inference'].get('savedmodel_faces_per_s')} faces/s (SavedModel) at batch 64; bfloat16: "
           f"{shipped['inference']['keras_bfloat16_faces_per_s']} faces/s, "
           f"accuracy {shipped['bfloat16']['accuracy']:.4f}, macro-F1 {shipped['bfloat16']['macro_f1']:.4f}", flush=True)

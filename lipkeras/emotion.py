@@ -54,6 +54,14 @@ def with_precision(model, precision: str = "float32"):
     return fast
 
 
+def for_inference(model, precision: str = "float32"):
+    """What prediction and export run: BatchNorm folded (``EmotionCNN.folded``: same outputs,
+    ~12 % faster on this CPU), computing in ``precision``."""
+    if hasattr(model, "folded"):
+        model = model.folded()
+    return with_precision(model, precision)
+
+
 class EmotionReader:
     def __init__(self, name_or_path: str | None = None, max_frames: int = 32, precision: str = "float32"):
         from lipkeras import _quiet
@@ -66,7 +74,7 @@ class EmotionReader:
 
         self.name = name_or_path or DEFAULT_EMOTION_MODEL
         self.path = resolve(self.name)
-        self.model = with_precision(keras.saving.load_model(self.path, compile=False), precision)
+        self.model = for_inference(keras.saving.load_model(self.path, compile=False), precision)
         self.precision = precision
         self.labels = tuple(getattr(self.model, "labels", None) or self.model.get_config()["labels"])
         _, self.size, _, self.channels = self.model.input_shape

@@ -46,6 +46,23 @@ def test_emotion_cnn_shapes_labels_and_round_trip(tmp_path):
     assert "mean_face" not in [layer.name for layer in without.layers]
 
 
+def test_folded_batch_norm_computes_the_same_function():
+    model = EmotionCNN(labels=LABELS, input_size=32, filters=(4, 8), kernel_sizes=(5, 3), convs_per_block=2,
+                       dense_units=8)
+    rng = np.random.default_rng(0)
+    for layer in model.layers:  # batch statistics and affine terms far from their initial values
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2, n), rng.normal(0, 1, n), rng.normal(0, 1, n), rng.uniform(0.1, 3, n)])
+    model.get_layer("mean_face").set_mean(np.full((32, 32, 1), 0.4, np.float32))
+    folded = model.folded()
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers)
+    assert folded.count_params() < model.count_params() and folded.labels == LABELS
+    x = _faces(4)
+    np.testing.assert_allclose(np.asarray(folded.predict_on_batch(x)), np.asarray(model.predict_on_batch(x)), atol=1e-5)
+    assert folded.folded() is folded
+
+
 def test_inference_is_deterministic():
     model = EmotionCNN(labels=LABELS, input_size=32, filters=(4, 8), kernel_sizes=(5, 3), convs_per_block=1)
     x = _faces(3)

@@ -76,6 +76,10 @@ def export_tflite(name_or_path: str, name: str | None = None, version: int | Non
                   out: str | Path = "saved_models", overwrite: bool = False) -> Path:
     """Write ``out/name/tflite/version/model.tflite`` + ``lipkeras.json`` (atomically); returns the file."""
     model, meta, kind, source = load(name_or_path)
+    if kind == "emotion":
+        from lipkeras.emotion import for_inference
+
+        model = for_inference(model)  # BatchNorm folded, as the SavedModel export
     name = name or meta.get("name") or source.parent.name
     base = Path(out) / name / "tflite"
     base.mkdir(parents=True, exist_ok=True)
