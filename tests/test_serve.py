@@ -95,7 +95,7 @@ def test_lip_reader_predict_with_b64_examples_and_frames(server, sample_records,
         lengths = np.array([len(m) for m in mouths], np.int32)
         if reader.kind == "crossmodal":
             return reader.recognizer.greedy(frames, lengths)
-        return [r["text"] for r in reader.recognize_batch(frames, lengths)]
+        return [r["text"] for r in reader.recognize_batch(frames, lengths, beam_width=1)]
 
     mouths = [parse(r)["mouth"].numpy() for r in raws]
     url = f"{server}/v1/models/{name}:predict"
