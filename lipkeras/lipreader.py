@@ -126,7 +126,7 @@ class LipReader:
         return [{"text": t} for t in texts]
 
     def _ctc_lm_search(self, logits: np.ndarray, lengths: np.ndarray, cfg) -> list[dict]:
-        from lipkeras.decode.crossmodal import lm_step
+        from lipkeras.decode.char_lm import lm_step
         from lipkeras.decode.ctc_lm import ctc_lm_beam_search
         from lipkeras.decode.ctc_prefix import log_softmax
 

@@ -58,6 +58,20 @@ def crash_in_epoch_2(monkeypatch):
     return lambda: monkeypatch.setattr(cb.DecodeMetrics, "on_epoch_end", real)
 
 
+def table_step(table: dict, vocab_size: int, eos: int):
+    """A hand-made 'model' for beam searches: the next-token distribution depends only on the
+    prefix (``{tuple of tokens after <sos>: {token: prob}}``, unknown prefixes end), as log-probs."""
+    def step(tokens):
+        rows = []
+        for t in tokens:
+            p = np.full(vocab_size, 1e-6)
+            for tok, prob in table.get(tuple(t[1:]), {eos: 1.0}).items():
+                p[tok] = prob
+            rows.append(np.log(p / p.sum()))
+        return np.array(rows)
+    return step
+
+
 def read_fer_faces(shared_data: Path, per_label: int) -> np.ndarray:
     """The first ``per_label`` FER2013 training faces of each emotion, uint8 ``[N, 48, 48, 1]``."""
     import cv2

@@ -4,6 +4,7 @@ import itertools
 
 import numpy as np
 
+from conftest import table_step
 from lipkeras.decode import CTCPrefixScorer, attention_beam_search, log_softmax
 
 BLANK, A, B_, EOS = 0, 1, 2, 3  # vocabulary: blank/pad, 'a', 'b', <sos/eos>
@@ -11,16 +12,7 @@ V = 4
 
 
 def _table_step(table):
-    """A 'model' whose next-token distribution depends only on the prefix (a dict of tuples)."""
-    def step(tokens):
-        rows = []
-        for t in tokens:
-            p = np.full(V, 1e-6)
-            for tok, prob in table.get(tuple(t[1:]), {EOS: 1.0}).items():
-                p[tok] = prob
-            rows.append(np.log(p / p.sum()))
-        return np.array(rows)
-    return step
+    return table_step(table, V, EOS)
 
 
 # Greedy takes 'a' (0.55) then must stop (0.4): 0.22. The best sequence is 'b' <eos>: 0.45 · 0.95 = 0.43.

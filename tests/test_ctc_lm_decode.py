@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from conftest import table_step
 from lipkeras.decode import log_softmax
 from lipkeras.decode.ctc_lm import ctc_lm_beam_search
 
@@ -10,15 +11,7 @@ V = 5
 
 
 def _table_lm(table):
-    def step(tokens):
-        rows = []
-        for t in tokens:
-            p = np.full(V, 1e-6)
-            for tok, prob in table.get(tuple(t[1:]), {EOS: 1.0}).items():
-                p[tok] = prob
-            rows.append(np.log(p / p.sum()))
-        return np.array(rows)
-    return step
+    return table_step(table, V, EOS)
 
 
 def _posteriors(frames):

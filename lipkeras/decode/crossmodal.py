@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 
 from lipkeras.decode.attention_beam import BeamResult, attention_beam_search
+from lipkeras.decode.char_lm import lm_step, padded_tokens
 from lipkeras.decode.ctc_prefix import log_softmax
 from lipkeras.records.vocab import DEFAULT, Vocabulary
 
@@ -23,25 +24,6 @@ class DecodingConfig:
     ctc_weight: float = 0.3
     length_alpha: float = 1.0
     max_length: int = 200
-
-
-def padded_tokens(tokens: np.ndarray, rows: int) -> np.ndarray:
-    """Tokens padded to ``rows`` rows and a multiple of 32 columns: the compiled graphs then see
-    few shapes (causal attention makes the padding invisible to the position read back)."""
-    n, length = tokens.shape
-    width = -(-length // 32) * 32
-    out = np.zeros((max(rows, n), width), np.int32)
-    out[:n, :length] = tokens
-    return out
-
-
-def lm_step(lm, rows: int):
-    """A beam-search step function of a character LM: tokens ``[N, L]`` → next-character log-probs."""
-    def step(tokens):
-        n, length = tokens.shape
-        logits = lm.predict_on_batch(padded_tokens(tokens, rows))
-        return log_softmax(np.asarray(logits)[:n, length - 1])
-    return step
 
 
 class CrossModalRecognizer:
@@ -65,20 +47,15 @@ class CrossModalRecognizer:
         out = self.encode_model.predict_on_batch({"frames": frames, "frame_lengths": np.asarray(lengths, np.int32)})
         return {k: np.asarray(v) for k, v in out.items()}
 
-    _padded = staticmethod(padded_tokens)
-
     def _step(self, memory, mask, rows):
         memory, mask = np.repeat(memory, rows, axis=0), np.repeat(mask, rows, axis=0)
 
         def step(tokens):
             n, length = tokens.shape
-            padded = self._padded(tokens, rows)
+            padded = padded_tokens(tokens, rows)
             logits = self.step_model.predict_on_batch([padded, memory[:len(padded)], mask[:len(padded)]])
             return log_softmax(np.asarray(logits)[:n, length - 1])
         return step
-
-    def _lm_step(self, rows):
-        return lm_step(self.lm, rows)
 
     def recognize(self, frames: np.ndarray, lengths: np.ndarray, config: DecodingConfig = DecodingConfig()) -> list[dict]:
         """Beam-search every clip of a batch; one dict per clip (text, scores, per-character log-probs)."""
@@ -91,7 +68,7 @@ class CrossModalRecognizer:
             best: BeamResult = attention_beam_search(
                 self._step(enc["memory"][b:b + 1], mask, config.beam_width), self.vocab.sos, self.vocab.eos, self.vocab.size,
                 max_length=min(n, config.max_length), beam_width=config.beam_width,
-                lm_step=self._lm_step(config.beam_width) if self.lm is not None else None, lm_weight=config.lm_weight,
+                lm_step=lm_step(self.lm, config.beam_width) if self.lm is not None else None, lm_weight=config.lm_weight,
                 ctc_logprobs=log_softmax(enc["ctc"][b, :n]), ctc_weight=config.ctc_weight,
                 length_alpha=config.length_alpha)[0]
             results.append({"text": " ".join(self.vocab.decode(best.tokens).split()),
@@ -109,7 +86,7 @@ class CrossModalRecognizer:
         done = np.zeros(B, bool)
         for _ in range(min(T, max_length)):
             length = tokens.shape[1]
-            nxt = np.asarray(self.step_model.predict_on_batch([self._padded(tokens, B), enc["memory"], mask]))
+            nxt = np.asarray(self.step_model.predict_on_batch([padded_tokens(tokens, B), enc["memory"], mask]))
             nxt = nxt[:, length - 1]
             nxt[:, 0] = -np.inf  # never the pad/blank
             c = np.where(done, 0, nxt.argmax(-1)).astype(np.int32)

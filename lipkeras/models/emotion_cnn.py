@@ -4,7 +4,7 @@ Conv2D blocks 32 5×5 → 64 5×5 → 128 3×3 → 256 3×3, each conv with Batc
 ending in max-pool and dropout; then dense 128 + BN + ELU + dropout and a softmax over the
 labels. Mean-face subtraction is the first layer, so a saved or exported model takes plain
 faces in [0, 1]; the labels it was trained on are part of its config. ``batch_norm=False`` is
-the inference form that ``fold_batch_norm`` produces: each BatchNorm folded into the conv or
+the inference form that ``EmotionCNN.folded()`` produces: each BatchNorm folded into the conv or
 dense layer before it (a bias instead of four vectors and a normalisation per activation).
 """
 
@@ -77,9 +77,8 @@ class EmotionCNN(ConfigModel):
             if not layer.weights:
                 continue
             source = self.get_layer(layer.name)
-            bn_name = layer.name.replace("_conv", "_bn") if "_conv" in layer.name else "dense_bn"
             if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and layer.name != "probabilities":
-                bn = self.get_layer(bn_name)
+                bn = self.get_layer(layer.name.replace("_conv", "_bn") if "_conv" in layer.name else "dense_bn")
                 gamma, beta, mean, var = (np.asarray(w) for w in (bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance))
                 scale = gamma / np.sqrt(var + bn.epsilon)
                 layer.set_weights([np.asarray(source.kernel) * scale, beta - mean * scale])

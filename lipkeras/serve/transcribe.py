@@ -14,7 +14,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from lipkeras._quiet import import_tensorflow
 from lipkeras.serve.repository import Servable, ServingError
 

@@ -233,26 +233,12 @@ def tune(cfg: EmotionConfig, data) -> dict:
     return summary
 
 
-def init_weights(model, path: str) -> None:
-    """Continue from a trained model (e.g. with other dropout rates): same layers, same labels."""
-    import keras
-
-    source = keras.saving.load_model(path, compile=False)
-    if tuple(getattr(source, "labels", ())) != tuple(model.labels):
-        raise ValueError(f"{path}: labels {tuple(getattr(source, 'labels', ()))} differ from the data's {tuple(model.labels)}")
-    try:
-        model.set_weights(source.get_weights())
-    except ValueError as e:
-        raise ValueError(f"{path}: not the same architecture as this config ({e})") from None
-    print(f"initialised from {path}", flush=True)
-
-
 def train(cfg: EmotionConfig) -> dict:
     import keras
 
     from lipkeras.records.image_folder import image_folder_dataset
     from lipkeras.train.callbacks import EpochTimer, TimeBudget
-    from lipkeras.train.runner import checkpoint_callbacks, start_run
+    from lipkeras.train.runner import checkpoint_callbacks, initialise_from, start_run
     from lipkeras.train.strategy import get_strategy
     from lipkeras.train.text_corpus import is_records
 
@@ -284,8 +270,12 @@ def train(cfg: EmotionConfig) -> dict:
         model = build_model(cfg, labels)
         if cfg.mean_face:
             model.get_layer("mean_face").set_mean(mean)
-        if cfg.init_from:
-            init_weights(model, cfg.init_from)
+        if cfg.init_from:  # continue from a trained model (e.g. with other dropout rates): same labels
+            def same_labels(source):
+                if tuple(getattr(source, "labels", ())) != tuple(labels):
+                    raise ValueError(f"{cfg.init_from}: labels {tuple(getattr(source, 'labels', ()))} differ "
+                                     f"from the data's {tuple(labels)}")
+            initialise_from(model, cfg.init_from, check=same_labels)
         model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=cfg.clipnorm or None),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     print(f"EmotionCNN: {model.count_params():,} parameters", flush=True)

@@ -11,8 +11,8 @@ def datasets(cfg):
 
     common = dict(normalization=None, crop_size=cfg.crop_size, max_frames=cfg.max_frames or None)
     train = mouth_dataset(cfg.data, batch_size=cfg.batch_size, training=True, flip=cfg.flip,
-                          time_masking=cfg.time_masking, speed_perturbation=cfg.speed_perturbation, clip_ids=cfg.train_ids, split=cfg.train_split,
-                          cache=cfg.cache, seed=cfg.seed, **common)
+                          time_masking=cfg.time_masking, speed_perturbation=cfg.speed_perturbation,
+                          clip_ids=cfg.train_ids, split=cfg.train_split, cache=cfg.cache, seed=cfg.seed, **common)
     val = mouth_dataset(cfg.data, batch_size=cfg.batch_size, clip_ids=cfg.val_ids, split=cfg.val_split,
                         cache=cfg.cache, **common)
     return train, val
@@ -41,12 +41,9 @@ def load_datasets(cfg):
 
 def init_weights(model, cfg) -> None:
     if cfg.init_from:
-        import keras
+        from lipkeras.train.runner import initialise_from
 
-        import lipkeras.models  # noqa: F401
-
-        model.set_weights(keras.saving.load_model(cfg.init_from, compile=False).get_weights())
-        print(f"initialised from {cfg.init_from}", flush=True)
+        initialise_from(model, cfg.init_from)
 
 
 def build_and_compile(cfg: LipReadingConfig, steps_per_epoch: int):

@@ -32,6 +32,23 @@ def optimizer(cfg, steps_per_epoch: int):
     return keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay, clipnorm=cfg.clipnorm)
 
 
+def initialise_from(model, path: str, check=None) -> None:
+    """Start ``model`` from the weights of the ``.keras`` model at ``path`` (``--init-from``):
+    ``check(source)`` may refuse it first; a different architecture is a one-line error."""
+    import keras
+
+    import lipkeras.models  # noqa: F401  (registers the classes)
+
+    source = keras.saving.load_model(path, compile=False)
+    if check is not None:
+        check(source)
+    try:
+        model.set_weights(source.get_weights())
+    except ValueError as e:
+        raise ValueError(f"{path}: not the same architecture as this config ({e})") from None
+    print(f"initialised from {path}", flush=True)
+
+
 def steps_for(cfg, n_train: int) -> int:
     return getattr(cfg, "steps_per_epoch", 0) or math.ceil(n_train / cfg.batch_size)
 
