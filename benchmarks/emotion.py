@@ -137,13 +137,19 @@ def framing(data: str, every: int = 120) -> dict:
 
 
 def history_seconds(model_dir: Path) -> dict:
-    rows = []
+    """Training time of the shipped model over all its runs (``history_v*.csv``), and per run (the
+    runs may differ in width and precision)."""
+    rows, per_run = [], {}
     for f in sorted(model_dir.glob("history*.csv")):
-        rows += list(csv.DictReader(f.open()))
+        run = list(csv.DictReader(f.open()))
+        rows += run
+        secs = [float(r["epoch_seconds"]) for r in run if r.get("epoch_seconds")]
+        per_run[f.stem] = {"epochs": len(run), "seconds_per_epoch_median": round(float(np.median(secs)), 1)
+                           if secs else None, "train_seconds": round(sum(secs), 1)}
     secs = [float(r["epoch_seconds"]) for r in rows if r.get("epoch_seconds")]
     best = max((float(r["val_accuracy"]) for r in rows if r.get("val_accuracy")), default=None)
     return {"epochs": len(rows), "seconds_per_epoch_median": round(float(np.median(secs)), 1) if secs else None,
-            "train_seconds_total": round(sum(secs), 1), "best_val_accuracy_in_history": best}
+            "train_seconds_total": round(sum(secs), 1), "best_val_accuracy_in_history": best, "runs": per_run}
 
 
 def train_variant(name: str, base, out_root: Path, split_json: Path, **fields) -> dict:

@@ -22,7 +22,7 @@ FER_FACE_SIDE, FER_FACE_CENTER_Y = 2.7, 0.3
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = ("float32", "bfloat16")  # what models compute in (training's --precision too)
 
 
 def sample_faces(faces: np.ndarray, max_frames: int) -> np.ndarray:

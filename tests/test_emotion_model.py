@@ -63,6 +63,27 @@ def test_folded_batch_norm_computes_the_same_function():
     assert folded.folded() is folded
 
 
+def test_grow_from_a_narrower_model_computes_the_same_function():
+    narrow = EmotionCNN(labels=LABELS, input_size=32, filters=(4, 8), kernel_sizes=(5, 3), convs_per_block=2,
+                        dense_units=8)
+    rng = np.random.default_rng(1)
+    for layer in narrow.layers:  # trained-looking BatchNorm statistics, a mean face
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2, n), rng.normal(0, 1, n), rng.normal(0, 1, n), rng.uniform(0.1, 3, n)])
+    narrow.get_layer("mean_face").set_mean(np.full((32, 32, 1), 0.4, np.float32))
+    wide = EmotionCNN(labels=LABELS, input_size=32, filters=(6, 12), kernel_sizes=(5, 3), convs_per_block=2,
+                      dense_units=16)
+    wide.grow_from(narrow)
+    x = _faces(4)
+    assert wide.count_params() > narrow.count_params()
+    np.testing.assert_allclose(np.asarray(wide.predict_on_batch(x)), np.asarray(narrow.predict_on_batch(x)), atol=1e-5)
+    with pytest.raises(ValueError, match="wider than this model"):
+        narrow.grow_from(wide)
+    with pytest.raises(ValueError, match="labels differ"):
+        EmotionCNN(labels=LABELS[:2], input_size=32, filters=(6, 12), kernel_sizes=(5, 3)).grow_from(narrow)
+
+
 def test_inference_is_deterministic():
     model = EmotionCNN(labels=LABELS, input_size=32, filters=(4, 8), kernel_sizes=(5, 3), convs_per_block=1)
     x = _faces(3)
@@ -101,9 +122,21 @@ def test_emotion_stage_trains_on_real_fer_faces(shared_data, tmp_path):
     for a, b in zip(cont.trainable_weights, model.trainable_weights):  # (BN statistics move in training)
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
     assert more["epochs_run"] == 1
-    with pytest.raises(ValueError, match="not the same architecture"):
+    with pytest.raises(ValueError, match="cannot grow from .*convs_per_block differ"):
         train(EmotionConfig(data=str(root), out=str(tmp_path / "other"), epochs=1, batch_size=8, dense_units=16,
                             init_from=str(out / "best.keras")))
+    # Grow it into a wider model, training in bfloat16: the old weights fill the first channels.
+    wide = train(EmotionConfig(data=str(root), out=str(tmp_path / "wide"), epochs=1, batch_size=8, convs_per_block=1,
+                               dense_units=24, filters="40,64,128,256", learning_rate=1e-9,
+                               precision="bfloat16", init_from=str(out / "best.keras")))
+    assert keras.config.dtype_policy().name == "float32"  # the policy is restored after the run
+    grown = keras.saving.load_model(tmp_path / "wide" / "best.keras")
+    assert grown.get_layer("block1_conv1").compute_dtype == "float32"  # loads in float32 wherever used
+    assert wide["parameters"] > summary["parameters"] == model.count_params()
+    np.testing.assert_allclose(np.asarray(grown.get_layer("block1_conv1").kernel)[..., :32],
+                               np.asarray(model.get_layer("block1_conv1").kernel), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(grown.get_layer("probabilities").kernel)[:16],
+                               np.asarray(model.get_layer("probabilities").kernel), atol=1e-5)
 
 
 def test_tuner_two_tiny_trials_then_train_from_them(shared_data, tmp_path):

@@ -51,3 +51,6 @@ def test_train_cli_help_and_bad_config():
     r = subprocess.run([sys.executable, "-m", "lipkeras.train", "--stage", "lipnet", "--data", "/nonexistent",
                         "--out", "/tmp/x"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "no .tfrecord shards" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "lipkeras.train", "--stage", "lipnet", "--precision", "float16"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "precision must be one of" in r.stderr and "Traceback" not in r.stderr

@@ -64,6 +64,53 @@ class EmotionCNN(ConfigModel):
     def labels(self) -> tuple:
         return self.config["labels"]
 
+    def grow_from(self, source: "EmotionCNN") -> None:
+        """Start from a narrower trained ``source`` of the same design (Net2Net-style widening):
+        its weights fill the first channels/units of every layer, the weights from the new
+        channels into the old ones are zero and the new channels keep their fresh initialisation,
+        so this model computes exactly what ``source`` does until training uses the new width."""
+        import numpy as np
+
+        mine, theirs = self.get_config(), source.get_config()
+        same = ("labels", "input_size", "channels", "kernel_sizes", "convs_per_block", "mean_face", "batch_norm")
+        differ = [k for k in same if tuple(np.atleast_1d(mine[k])) != tuple(np.atleast_1d(theirs[k]))]
+        if differ or len(mine["filters"]) != len(theirs["filters"]):
+            raise ValueError(f"cannot grow from {source.name}: {', '.join(differ) or 'number of blocks'} differ")
+        if any(a < b for a, b in zip(mine["filters"] + (mine["dense_units"],),
+                                     theirs["filters"] + (theirs["dense_units"],))):
+            raise ValueError(f"cannot grow from {source.name}: it is wider than this model somewhere")
+        for layer in self.layers:
+            if not layer.weights:
+                continue
+            old = [np.asarray(w) for w in source.get_layer(layer.name).get_weights()]
+            new = [np.asarray(w).copy() for w in layer.get_weights()]
+            if layer.name == "mean_face":
+                new = old
+            elif isinstance(layer, keras.layers.Conv2D):
+                k = new[0]
+                k[:, :, old[0].shape[2]:, :old[0].shape[3]] = 0.0  # new inputs do not reach the old filters
+                k[:, :, :old[0].shape[2], :old[0].shape[3]] = old[0]
+                new[0] = k
+                if len(new) > 1:
+                    new[1][:old[1].shape[0]] = old[1]
+            elif isinstance(layer, keras.layers.BatchNormalization):
+                for n, o in zip(new, old):
+                    n[:o.shape[0]] = o
+            elif isinstance(layer, keras.layers.Dense):
+                k = new[0]
+                k[:, :old[0].shape[1]] = 0.0
+                if layer.name == "dense":  # rows are flattened (h, w, c): map the old channels
+                    c_new, c_old = mine["filters"][-1], theirs["filters"][-1]
+                    hw = k.shape[0] // c_new
+                    k.reshape(hw, c_new, -1)[:, :c_old, :old[0].shape[1]] = old[0].reshape(hw, c_old, -1)
+                else:
+                    k[:old[0].shape[0], :old[0].shape[1]] = old[0]
+                    k[old[0].shape[0]:, :] = 0.0
+                new[0] = k
+                if len(new) > 1:
+                    new[1][:old[1].shape[0]] = old[1]
+            layer.set_weights(new)
+
     def folded(self) -> "EmotionCNN":
         """The same function with every BatchNorm folded into the layer before it (inference only:
         the copy has no batch statistics to train). ``scale = γ / √(σ² + ε)``: kernel · scale,

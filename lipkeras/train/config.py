@@ -6,6 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from lipkeras.emotion import PRECISIONS
 from lipkeras.paths import PACKAGE_ROOT
 
 GRID_S1_SPLITS = PACKAGE_ROOT / "splits" / "grid_s1"
@@ -44,7 +45,13 @@ class TrainingConfig(StageConfig):
     max_minutes: float = 0.0  # stop after this much training wall time (0: no limit)
     keep_checkpoints: int = 0  # keep the last K epochs under checkpoints/ (for checkpoint averaging)
     strategy: str = "none"
+    precision: str = "float32"  # or "bfloat16": Keras mixed_bfloat16 (float32 weights; faster on AMX CPUs, TPUs)
     seed: int = 0
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
 
 @dataclasses.dataclass

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from lipkeras.train.config import EmotionConfig
+from lipkeras.train.runner import in_precision
 
 
 def make_augment(cfg: EmotionConfig):
@@ -233,6 +234,7 @@ def tune(cfg: EmotionConfig, data) -> dict:
     return summary
 
 
+@in_precision
 def train(cfg: EmotionConfig) -> dict:
     import keras
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 
 from lipkeras.train.config import IntegrateConfig
+from lipkeras.train.runner import in_precision
 
 
 def with_tokens(batch, sos: int, eos: int):
@@ -52,6 +53,7 @@ def build_integrated(visual, lm, vocab_size: int):
     return model
 
 
+@in_precision
 def train(cfg: IntegrateConfig) -> dict:
     from lipkeras.models.losses import CTCLoss, MaskedCrossEntropy
     from lipkeras.records.io import save_keras_atomic

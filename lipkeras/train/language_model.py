@@ -10,6 +10,7 @@ import numpy as np
 from lipkeras.decode.ctc_prefix import log_softmax
 from lipkeras.records.vocab import DEFAULT
 from lipkeras.train.config import DecoderConfig
+from lipkeras.train.runner import in_precision
 
 
 def heldout_bits_per_char(model, tokens: np.ndarray, targets: np.ndarray, batch_size: int = 64) -> dict:
@@ -54,6 +55,7 @@ class HeldOutPerplexity(keras.callbacks.Callback):
               f"{m['perplexity']:.3f}; greedy: {greedy_sample(self.model)!r}", flush=True)
 
 
+@in_precision
 def train(cfg: DecoderConfig) -> dict:
     import tensorflow as tf
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lipkeras.train.config import LipReadingConfig
+from lipkeras.train.runner import in_precision
 
 
 def datasets(cfg):
@@ -57,6 +58,7 @@ def build_and_compile(cfg: LipReadingConfig, steps_per_epoch: int):
     return model
 
 
+@in_precision
 def train(cfg: LipReadingConfig) -> dict:
     from lipkeras.train.callbacks import DecodeMetrics
     from lipkeras.train.runner import fit, start_run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lipkeras.train.config import VisualConfig
+from lipkeras.train.runner import in_precision
 
 
 def load_keras(path: str):
@@ -16,6 +17,7 @@ def load_keras(path: str):
     return keras.saving.load_model(resolve(path), compile=False)
 
 
+@in_precision
 def train(cfg: VisualConfig) -> dict:
     from lipkeras.models import build_visual_reader
     from lipkeras.models.losses import CTCLoss
