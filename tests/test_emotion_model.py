@@ -209,3 +209,19 @@ def test_bfloat16_copy_computes_in_bfloat16_with_the_same_weights():
     np.testing.assert_allclose(y16, y32, atol=0.05)
     with pytest.raises(ValueError, match="precision"):
         with_precision(model, "float8")
+
+
+def test_augmentation_stays_float32_when_training_in_bfloat16():
+    import tensorflow as tf
+
+    from lipkeras.train.config import EmotionConfig
+    from lipkeras.train.emotion import make_augment
+
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        augment = make_augment(EmotionConfig(precision="bfloat16"))
+    finally:
+        keras.config.set_dtype_policy("float32")
+    out = augment(tf.constant(_faces(2, 48)))
+    assert out.dtype == tf.float32 and out.shape == (2, 48, 48, 1)
+    assert 0.0 <= float(tf.reduce_min(out)) and float(tf.reduce_max(out)) <= 1.0

@@ -23,16 +23,17 @@ def make_augment(cfg: EmotionConfig):
     import tensorflow as tf
 
     layers = []
+    f32 = dict(dtype="float32")  # data, not model compute: stays float32 under --precision bfloat16
     if cfg.rotation:
-        layers.append(keras.layers.RandomRotation(cfg.rotation, fill_mode="nearest", seed=cfg.seed))
+        layers.append(keras.layers.RandomRotation(cfg.rotation, fill_mode="nearest", seed=cfg.seed, **f32))
     if cfg.zoom:
-        layers.append(keras.layers.RandomZoom(cfg.zoom, fill_mode="nearest", seed=cfg.seed))
+        layers.append(keras.layers.RandomZoom(cfg.zoom, fill_mode="nearest", seed=cfg.seed, **f32))
     if cfg.contrast:
-        layers.append(keras.layers.RandomContrast(cfg.contrast, value_range=(0, 1), seed=cfg.seed))
+        layers.append(keras.layers.RandomContrast(cfg.contrast, value_range=(0, 1), seed=cfg.seed, **f32))
     if cfg.cutout:
         import keras_cv
 
-        layers.append(keras_cv.layers.RandomCutout(cfg.cutout, cfg.cutout, seed=cfg.seed))
+        layers.append(keras_cv.layers.RandomCutout(cfg.cutout, cfg.cutout, seed=cfg.seed, **f32))
 
     def augment(x):
         x = tf.image.random_flip_left_right(x, seed=cfg.seed)
