@@ -139,6 +139,31 @@ def test_emotion_stage_trains_on_real_fer_faces(shared_data, tmp_path):
                                np.asarray(model.get_layer("probabilities").kernel), atol=1e-5)
 
 
+def test_vgg_like_kernels_and_cosine_schedule(shared_data, tmp_path):
+    """``--kernel-sizes`` sets every block's kernel; ``--lr-schedule cosine`` ends at the minimum rate."""
+    import shutil
+
+    from lipkeras.train.config import EmotionConfig
+    from lipkeras.train.emotion import train
+
+    root = tmp_path / "fer"
+    for name in ("happy", "sad"):
+        (root / name).mkdir(parents=True)
+        for f in sorted((shared_data / "fer2013" / "train" / name).glob("*.png"))[:10]:
+            shutil.copy(f, root / name / f.name)
+    summary = train(EmotionConfig(data=str(root), out=str(tmp_path / "run"), epochs=2, batch_size=8, filters="8,16",
+                                  kernel_sizes="3,3", dense_units=8, lr_schedule="cosine", warmup_epochs=1,
+                                  learning_rate=1e-3, min_learning_rate=1e-5, weight_decay=1e-2))
+    model = keras.saving.load_model(tmp_path / "run" / "last.keras")
+    assert model.get_layer("block1_conv1").kernel.shape == (3, 3, 1, 8)
+    assert model.get_config()["kernel_sizes"] == (3, 3)
+    assert summary["final_learning_rate"] == pytest.approx(1e-5, rel=1e-3)
+    with pytest.raises(ValueError, match="one kernel size per block"):
+        EmotionConfig(filters="8,16", kernel_sizes="3")
+    with pytest.raises(ValueError, match="lr_schedule must be"):
+        EmotionConfig(lr_schedule="step")
+
+
 def test_tuner_two_tiny_trials_then_train_from_them(shared_data, tmp_path):
     import json
     import shutil

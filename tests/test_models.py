@@ -40,14 +40,28 @@ def test_output_shape_masking_and_keras_roundtrip(preset, tmp_path):
     np.testing.assert_allclose(np.asarray(loaded(x, training=False)), y, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("preset", ["fast_tiny", "lipnet_tiny"])
+def test_mixed_bfloat16_computes_in_bfloat16_with_float32_logits(preset):
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = build_model(preset, V)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert model.layers[2].compute_dtype == "bfloat16" and model.get_layer("ctc_head").compute_dtype == "float32"
+    y = model(_inputs(), training=False)
+    assert keras.backend.standardize_dtype(y.dtype) == "float32" and np.all(np.asarray(y)[1, 5:].argmax(-1) == 0)
+
+
 def test_presets_build_with_the_documented_sizes():
     paper = build_model("lipnet_paper", 40)
     seed = build_model("lipnet_seed", 40)
     fast = build_model("fast", 40)
+    wide = build_model("fast_wide", 40)
+    assert wide.get_config()["trunk_filters"] == (96, 192) and wide.get_config()["rnn_units"] == 192
     assert isinstance(paper, LipNet) and isinstance(fast, FastLipReader)
     assert paper.get_config()["conv_filters"] == (32, 64, 96) and paper.get_config()["rnn_type"] == "gru"
     assert seed.get_config()["conv_filters"] == (128, 256, 75) and seed.get_config()["input_size"] == (46, 140)
-    assert fast.count_params() < paper.count_params() < seed.count_params()
+    assert fast.count_params() < wide.count_params() < paper.count_params() < seed.count_params()
     with pytest.raises(ValueError, match="unknown model preset"):
         build_model("nope", 40)
 

@@ -61,7 +61,8 @@ class FastLipReader(ConfigModel):
             x = keras.layers.Activation("relu", name="temporal_relu")(x)
         x = keras.layers.Dropout(dropout, name="temporal_dropout")(x)
         x = bidirectional_stack(x, mask, "gru", rnn_units, rnn_layers, dropout, prefix="")
-        logits = CTCHead(vocab_size, name="ctc_head")(x, mask=mask)
+        # float32 logits (and CTC) under mixed precision
+        logits = CTCHead(vocab_size, name="ctc_head", dtype="float32")(x, mask=mask)
         super().__init__(inputs={"frames": frames, "frame_lengths": lengths}, outputs=logits, **kwargs)
         self.config = dict(
             vocab_size=vocab_size, input_size=tuple(input_size), channels=channels, stem_filters=stem_filters,

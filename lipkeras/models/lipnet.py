@@ -61,7 +61,8 @@ class LipNet(ConfigModel):
             x = keras.layers.MaxPooling3D((1, 2, 2), name=f"pool{i + 1}")(x)
         x = FrameUnfold(name="flatten")([FrameFold(name="fold")(x), frames])
         x = bidirectional_stack(x, mask, rnn_type, rnn_units, rnn_layers, rnn_dropout, prefix="")
-        logits = CTCHead(vocab_size, name="ctc_head")(x, mask=mask)
+        # float32 logits (and CTC) under mixed precision
+        logits = CTCHead(vocab_size, name="ctc_head", dtype="float32")(x, mask=mask)
         super().__init__(inputs={"frames": frames, "frame_lengths": lengths}, outputs=logits, **kwargs)
         self.config = dict(
             vocab_size=vocab_size, input_size=tuple(input_size), channels=channels,

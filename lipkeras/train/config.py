@@ -150,8 +150,9 @@ class EmotionConfig(TrainingConfig):
     face records made by ``preprocess`` from labelled videos (train on split ``train``, validate
     on ``val_split``; ``frames_per_clip`` frames per video).
 
-    Adam at a constant rate with ReduceLROnPlateau and EarlyStopping (as the design), the best
-    checkpoint by validation accuracy. The validation split is a seeded, stratified
+    Adam at a constant rate with ReduceLROnPlateau and EarlyStopping (as the design), or with
+    ``lr_schedule="cosine"`` AdamW with warm-up and cosine decay over ``epochs`` (better when the
+    number of epochs is fixed by a time budget); the best checkpoint by validation accuracy. The validation split is a seeded, stratified
     ``val_fraction`` of ``data`` unless ``val_data`` names another folder.
     """
 
@@ -181,6 +182,8 @@ class EmotionConfig(TrainingConfig):
     contrast: float = 0.2
     cache: bool = True
     filters: str = "32,64,128,256"  # one Conv2D block per entry (the design's 32 5×5, 64 5×5, 128 3×3, 256 3×3)
+    kernel_sizes: str = ""  # one per block, e.g. "3,3,3,3" (VGG-like); empty: the design's 5, 5, then 3s
+    lr_schedule: str = "plateau"  # the design's ReduceLROnPlateau, or "cosine": AdamW, warm-up + cosine over --epochs
     max_train_faces: int = 0  # >0: a seeded stratified subset of the training faces (quick comparisons)
     frames_per_clip: int = 16  # face records: frames sampled per video (the same number for every clip)
     val_split: str = "val"  # face records: the split validated on (RAVDESS: actors 19-20)
@@ -188,6 +191,14 @@ class EmotionConfig(TrainingConfig):
     tune_epochs: int = 10  # epochs per tuner trial (early stopping inside)
     from_tuner: str | None = None  # train with the best hyperparameters of this tuning run folder
     init_from: str | None = None  # start from this .keras model's weights (same architecture and labels)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.lr_schedule not in ("plateau", "cosine"):
+            raise ValueError(f"lr_schedule must be 'plateau' or 'cosine', got {self.lr_schedule!r}")
+        n = [len([v for v in str(t).split(",") if v.strip()]) for t in (self.filters, self.kernel_sizes)]
+        if n[1] and n[0] != n[1]:
+            raise ValueError(f"kernel_sizes {self.kernel_sizes!r}: one kernel size per block of filters {self.filters!r}")
 
 
 STAGE_CONFIGS = {c.STAGE: c for c in (LipReadingConfig, DecoderConfig, VisualConfig, IntegrateConfig, EmotionConfig)}

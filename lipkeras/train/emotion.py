@@ -131,8 +131,9 @@ def build_model(cfg: EmotionConfig, labels, **overrides):
     from lipkeras.models import EmotionCNN
 
     filters = filters_of(cfg.filters)
+    kernels = filters_of(cfg.kernel_sizes) or KERNELS[:len(filters)]
     kwargs = dict(labels=labels, input_size=cfg.input_size, convs_per_block=cfg.convs_per_block,
-                  filters=filters, kernel_sizes=KERNELS[:len(filters)], dense_units=cfg.dense_units,
+                  filters=filters, kernel_sizes=kernels, dense_units=cfg.dense_units,
                   dropout=cfg.dropout, dense_dropout=cfg.dense_dropout, mean_face=cfg.mean_face)
     kwargs.update(overrides)
     return EmotionCNN(**kwargs, name="emotion_cnn")
@@ -241,7 +242,7 @@ def train(cfg: EmotionConfig) -> dict:
 
     from lipkeras.records.image_folder import image_folder_dataset
     from lipkeras.train.callbacks import EpochTimer, TimeBudget
-    from lipkeras.train.runner import checkpoint_callbacks, initialise_from, start_run
+    from lipkeras.train.runner import checkpoint_callbacks, initialise_from, optimizer, start_run
     from lipkeras.train.strategy import get_strategy
     from lipkeras.train.text_corpus import is_records
 
@@ -279,14 +280,18 @@ def train(cfg: EmotionConfig) -> dict:
                     raise ValueError(f"{cfg.init_from}: labels {tuple(getattr(source, 'labels', ()))} differ "
                                      f"from the data's {tuple(labels)}")
             initialise_from(model, cfg.init_from, check=same_labels)
-        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=cfg.clipnorm or None),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        if cfg.lr_schedule == "cosine":
+            steps = cfg.steps_per_epoch or -(-len(tr_paths) // cfg.batch_size)
+            opt = optimizer(cfg, steps)
+        else:
+            opt = keras.optimizers.Adam(cfg.learning_rate, clipnorm=cfg.clipnorm or None)
+        model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     print(f"EmotionCNN: {model.count_params():,} parameters", flush=True)
     budget = TimeBudget(cfg.max_minutes)
+    plateau = [keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=cfg.lr_patience,
+                                                 min_lr=cfg.min_learning_rate, verbose=1)]
     callbacks = [
-        EpochTimer(), budget,
-        keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=cfg.lr_patience,
-                                          min_lr=cfg.min_learning_rate, verbose=1),
+        EpochTimer(), budget, *(plateau if cfg.lr_schedule == "plateau" else []),
         keras.callbacks.EarlyStopping("val_accuracy", mode="max", patience=cfg.early_stopping_patience,
                                       restore_best_weights=True),
         *checkpoint_callbacks(cfg, "val_accuracy", "max"),
@@ -300,6 +305,7 @@ def train(cfg: EmotionConfig) -> dict:
     summary = {"stage": "emotion", "epochs_run": len(h.get("loss", [])), "train_seconds": round(seconds, 1),
                "best_val_accuracy": max(h["val_accuracy"]) if h.get("val_accuracy") else None,
                "seconds_per_epoch": round(float(np.mean(h.get("epoch_seconds", [0]))), 2),
+               "final_learning_rate": float(model.optimizer.learning_rate),
                "parameters": int(model.count_params()), "labels": list(labels), "train_faces": len(tr_paths),
                "val_faces": len(va_paths), "skipped": len(skipped),
                "stopped_by_time_budget": budget.stopped_at is not None}

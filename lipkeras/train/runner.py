@@ -50,7 +50,7 @@ def optimizer(cfg, steps_per_epoch: int):
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=cfg.learning_rate / 10, decay_steps=max(1, total - warmup),
         alpha=cfg.min_learning_rate / cfg.learning_rate, warmup_target=cfg.learning_rate, warmup_steps=warmup)
-    return keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay, clipnorm=cfg.clipnorm)
+    return keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay, clipnorm=cfg.clipnorm or None)
 
 
 def initialise_from(model, path: str, check=None) -> None:
