@@ -14,6 +14,18 @@ from lipkeras.models import EmotionCNN  # noqa: E402
 LABELS = ("angry", "happy", "neutral")
 
 
+def _fer_folder(shared_data, tmp_path, names, per_class):
+    """A small ``<label>/*.png`` folder of the first ``per_class`` real FER2013 faces of each label."""
+    import shutil
+
+    root = tmp_path / "fer"
+    for name in names:
+        (root / name).mkdir(parents=True)
+        for f in sorted((shared_data / "fer2013" / "train" / name).glob("*.png"))[:per_class]:
+            shutil.copy(f, root / name / f.name)
+    return root
+
+
 def _faces(n=4, size=32, seed=0):
     return np.random.default_rng(seed).random((n, size, size, 1)).astype("float32")
 
@@ -93,16 +105,11 @@ def test_inference_is_deterministic():
 def test_emotion_stage_trains_on_real_fer_faces(shared_data, tmp_path):
     """Two tiny epochs on 3 classes × 12 real FER2013 faces: checkpoints, curves, split and labels saved."""
     import json
-    import shutil
 
     from lipkeras.train.config import EmotionConfig
     from lipkeras.train.emotion import train
 
-    root = tmp_path / "fer"
-    for name in ("angry", "happy", "neutral"):
-        (root / name).mkdir(parents=True)
-        for f in sorted((shared_data / "fer2013" / "train" / name).glob("*.png"))[:12]:
-            shutil.copy(f, root / name / f.name)
+    root = _fer_folder(shared_data, tmp_path, ("angry", "happy", "neutral"), 12)
     out = tmp_path / "run"
     summary = train(EmotionConfig(data=str(root), out=str(out), epochs=2, batch_size=8, convs_per_block=1,
                                   dense_units=16))
@@ -141,16 +148,10 @@ def test_emotion_stage_trains_on_real_fer_faces(shared_data, tmp_path):
 
 def test_vgg_like_kernels_and_cosine_schedule(shared_data, tmp_path):
     """``--kernel-sizes`` sets every block's kernel; ``--lr-schedule cosine`` ends at the minimum rate."""
-    import shutil
-
     from lipkeras.train.config import EmotionConfig
     from lipkeras.train.emotion import train
 
-    root = tmp_path / "fer"
-    for name in ("happy", "sad"):
-        (root / name).mkdir(parents=True)
-        for f in sorted((shared_data / "fer2013" / "train" / name).glob("*.png"))[:10]:
-            shutil.copy(f, root / name / f.name)
+    root = _fer_folder(shared_data, tmp_path, ("happy", "sad"), 10)
     summary = train(EmotionConfig(data=str(root), out=str(tmp_path / "run"), epochs=2, batch_size=8, filters="8,16",
                                   kernel_sizes="3,3", dense_units=8, lr_schedule="cosine", warmup_epochs=1,
                                   learning_rate=1e-3, min_learning_rate=1e-5, weight_decay=1e-2))
@@ -166,16 +167,11 @@ def test_vgg_like_kernels_and_cosine_schedule(shared_data, tmp_path):
 
 def test_tuner_two_tiny_trials_then_train_from_them(shared_data, tmp_path):
     import json
-    import shutil
 
     from lipkeras.train.config import EmotionConfig
     from lipkeras.train.emotion import train
 
-    root = tmp_path / "fer"
-    for name in ("happy", "sad"):
-        (root / name).mkdir(parents=True)
-        for f in sorted((shared_data / "fer2013" / "train" / name).glob("*.png"))[:10]:
-            shutil.copy(f, root / name / f.name)
+    root = _fer_folder(shared_data, tmp_path, ("happy", "sad"), 10)
     tuned = train(EmotionConfig(data=str(root), out=str(tmp_path / "tune"), tune=2, tune_epochs=1, batch_size=8,
                                 convs_per_block=1))
     assert tuned["tuner_trials"] == 2 and len(tuned["trials"]) == 2

@@ -152,8 +152,9 @@ class EmotionConfig(TrainingConfig):
 
     Adam at a constant rate with ReduceLROnPlateau and EarlyStopping (as the design), or with
     ``lr_schedule="cosine"`` AdamW with warm-up and cosine decay over ``epochs`` (better when the
-    number of epochs is fixed by a time budget); the best checkpoint by validation accuracy. The validation split is a seeded, stratified
-    ``val_fraction`` of ``data`` unless ``val_data`` names another folder.
+    number of epochs is fixed by a time budget); the best checkpoint by validation accuracy. The
+    validation split is a seeded, stratified ``val_fraction`` of ``data`` unless ``val_data``
+    names another folder.
     """
 
     STAGE = "emotion"
@@ -196,9 +197,13 @@ class EmotionConfig(TrainingConfig):
         super().__post_init__()
         if self.lr_schedule not in ("plateau", "cosine"):
             raise ValueError(f"lr_schedule must be 'plateau' or 'cosine', got {self.lr_schedule!r}")
-        n = [len([v for v in str(t).split(",") if v.strip()]) for t in (self.filters, self.kernel_sizes)]
-        if n[1] and n[0] != n[1]:
+        if self.kernel_sizes and len(int_list(self.kernel_sizes)) != len(int_list(self.filters)):
             raise ValueError(f"kernel_sizes {self.kernel_sizes!r}: one kernel size per block of filters {self.filters!r}")
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """``"32,64,128"`` → ``(32, 64, 128)`` (comma-separated flags such as ``--filters``)."""
+    return tuple(int(v) for v in str(text).split(",") if v.strip())
 
 
 STAGE_CONFIGS = {c.STAGE: c for c in (LipReadingConfig, DecoderConfig, VisualConfig, IntegrateConfig, EmotionConfig)}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lipkeras.train.config import EmotionConfig
+from lipkeras.train.config import EmotionConfig, int_list
 from lipkeras.train.runner import in_precision
 
 
@@ -123,15 +123,11 @@ def record_datasets(cfg: EmotionConfig):
 KERNELS = (5, 5, 3, 3, 3, 3)
 
 
-def filters_of(text: str) -> tuple[int, ...]:
-    return tuple(int(f) for f in str(text).split(",") if f.strip())
-
-
 def build_model(cfg: EmotionConfig, labels, **overrides):
     from lipkeras.models import EmotionCNN
 
-    filters = filters_of(cfg.filters)
-    kernels = filters_of(cfg.kernel_sizes) or KERNELS[:len(filters)]
+    filters = int_list(cfg.filters)
+    kernels = int_list(cfg.kernel_sizes) or KERNELS[:len(filters)]
     kwargs = dict(labels=labels, input_size=cfg.input_size, convs_per_block=cfg.convs_per_block,
                   filters=filters, kernel_sizes=kernels, dense_units=cfg.dense_units,
                   dropout=cfg.dropout, dense_dropout=cfg.dense_dropout, mean_face=cfg.mean_face)
@@ -252,6 +248,7 @@ def train(cfg: EmotionConfig) -> dict:
     if is_records(cfg.data):
         labels, plain, train_ds, val_ds, counts = record_datasets(cfg)
         tr_paths, va_paths, skipped = range(counts["train"]), range(counts[cfg.val_split]), []
+        train_faces = counts["train"] * (cfg.frames_per_clip or 1)  # faces per epoch (0: all frames, unknown)
         print(f"emotion data: face records {counts} (clips per split), {cfg.frames_per_clip} frames per clip, "
               f"labels {labels}", flush=True)
         (out / "split.json").write_text(json.dumps({"labels": labels, "records": str(cfg.data),
@@ -261,6 +258,7 @@ def train(cfg: EmotionConfig) -> dict:
         print(f"emotion data: {len(tr_paths)} training faces, {len(va_paths)} validation faces, labels {labels}, "
               f"{len(skipped)} skipped", flush=True)
         (out / "split.json").write_text(json.dumps({"labels": labels, "val": sorted(va_paths)}, indent=0) + "\n")
+        train_faces = len(tr_paths)
         plain = image_folder_dataset(tr_paths, tr_ids, cfg.input_size, batch_size=256, cache=False)
         train_ds = image_folder_dataset(tr_paths, tr_ids, cfg.input_size, batch_size=cfg.batch_size, training=True,
                                         seed=cfg.seed, cache=cfg.cache, augment=make_augment(cfg))
@@ -281,21 +279,21 @@ def train(cfg: EmotionConfig) -> dict:
                                      f"from the data's {tuple(labels)}")
             initialise_from(model, cfg.init_from, check=same_labels)
         if cfg.lr_schedule == "cosine":
-            steps = cfg.steps_per_epoch or -(-len(tr_paths) // cfg.batch_size)
-            opt = optimizer(cfg, steps)
+            opt = optimizer(cfg, cfg.steps_per_epoch or -(-train_faces // cfg.batch_size))
         else:
             opt = keras.optimizers.Adam(cfg.learning_rate, clipnorm=cfg.clipnorm or None)
         model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     print(f"EmotionCNN: {model.count_params():,} parameters", flush=True)
     budget = TimeBudget(cfg.max_minutes)
-    plateau = [keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=cfg.lr_patience,
-                                                 min_lr=cfg.min_learning_rate, verbose=1)]
     callbacks = [
-        EpochTimer(), budget, *(plateau if cfg.lr_schedule == "plateau" else []),
+        EpochTimer(), budget,
         keras.callbacks.EarlyStopping("val_accuracy", mode="max", patience=cfg.early_stopping_patience,
                                       restore_best_weights=True),
         *checkpoint_callbacks(cfg, "val_accuracy", "max"),
     ]
+    if cfg.lr_schedule == "plateau":  # the cosine schedule owns the rate otherwise
+        callbacks.append(keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=cfg.lr_patience,
+                                                           min_lr=cfg.min_learning_rate, verbose=1))
     t0 = time.perf_counter()
     history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=2,
                         steps_per_epoch=cfg.steps_per_epoch or None)
