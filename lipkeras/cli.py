@@ -168,7 +168,9 @@ def _inputs(inputs: list[str], extensions: tuple[str, ...]) -> list[str]:
     for i in inputs:
         p = Path(i)
         if p.is_dir():
-            out += sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in extensions)
+            # hidden files (macOS "._x.mp4" forks, editor temp files) are not inputs, as in preprocess
+            out += sorted(str(f) for f in p.rglob("*")
+                          if f.suffix.lower() in extensions and f.is_file() and not f.name.startswith("."))
         else:
             out.append(i)
     return out

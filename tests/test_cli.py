@@ -57,3 +57,14 @@ def test_inspect_errors_are_one_line(tmp_path):
     bad.write_bytes(b"\x00" * 100)
     r = _run("-m", "lipkeras", "inspect", str(tmp_path))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "unreadable records" in r.stderr
+
+
+def test_folder_inputs_skip_hidden_files_and_keep_order(tmp_path):
+    from lipkeras.cli import _inputs
+
+    (tmp_path / "b").mkdir()
+    for name in ("a.MP4", "._a.mp4", "notes.txt", "b/c.mpg", "b/.d.mp4"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "e.mp4").mkdir()  # a folder named like a video is not an input
+    got = _inputs([str(tmp_path), "explicit.avi"], (".mp4", ".mpg"))
+    assert got == [str(tmp_path / "a.MP4"), str(tmp_path / "b/c.mpg"), "explicit.avi"]

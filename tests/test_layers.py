@@ -1,12 +1,10 @@
 """Tiny-shape tests of the layers: shapes, masking, get_config round trips (B=2, T=8, 32×32, vocab 10)."""
 
 import numpy as np
-import pytest
 
 from lipkeras import _quiet
 
 _quiet.import_tensorflow()
-import keras  # noqa: E402
 
 from lipkeras.layers import CTCHead, FrameFold, FrameUnfold, MouthPreprocessing, SequenceMask  # noqa: E402
 

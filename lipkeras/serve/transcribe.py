@@ -19,8 +19,6 @@ from lipkeras.serve.repository import Servable, ServingError
 
 tf = import_tensorflow()
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v")
-
 
 def preprocess_config(reader: Servable, emotion: Servable | None):
     from lipkeras.emotion import FER_FACE_CENTER_Y, FER_FACE_SIDE
@@ -42,13 +40,14 @@ def transcribe_bytes(data: bytes, filename: str, reader: Servable, emotion: Serv
     from lipkeras.preprocess.errors import SkipInput
     from lipkeras.preprocess.process import process_video
     from lipkeras.preprocess.sources import Item
+    from lipkeras.preprocess.video import VIDEO_EXTENSIONS
 
     if reader.kind not in ("ctc", "crossmodal") or "frames_uint8" not in reader.signatures:
         raise ServingError(400, f"{reader.name} is not a lipkeras lip reader (no frames_uint8 signature)")
     if not data:
         raise ServingError(400, f"{filename}: empty video")
     suffix = Path(filename).suffix.lower()
-    suffix = suffix if suffix in VIDEO_SUFFIXES else ".mp4"
+    suffix = suffix if suffix in VIDEO_EXTENSIONS else ".mp4"
     t0 = time.perf_counter()
     fd, path = tempfile.mkstemp(suffix=suffix, prefix="lipkeras-upload-")
     try:
