@@ -164,13 +164,13 @@ def _each(command, inputs, key, model_name, as_json, work, show, errors) -> int:
 
 
 def _inputs(inputs: list[str], extensions: tuple[str, ...]) -> list[str]:
+    from lipkeras.preprocess.sources import media_files
+
     out = []
     for i in inputs:
         p = Path(i)
         if p.is_dir():
-            # hidden files (macOS "._x.mp4" forks, editor temp files) are not inputs, as in preprocess
-            out += sorted(str(f) for f in p.rglob("*")
-                          if f.suffix.lower() in extensions and f.is_file() and not f.name.startswith("."))
+            out += [str(f) for f in media_files(p, extensions)]
         else:
             out.append(i)
     return out

@@ -36,8 +36,11 @@ class Skipped:
         return {"path": self.path, "reason": self.reason}
 
 
-def _files(root: Path, exts: tuple[str, ...]) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in exts and not p.name.startswith("."))
+def media_files(root: str | Path, exts: tuple[str, ...]) -> list[Path]:
+    """Files under ``root`` (recursively, sorted) with one of ``exts``; hidden files (macOS "._x.mp4"
+    forks, editor temp files) and folders named like media are not inputs."""
+    return sorted(p for p in Path(root).rglob("*")
+                  if p.suffix.lower() in exts and not p.name.startswith(".") and p.is_file())
 
 
 def _rel_id(path: Path, root: Path) -> str:
@@ -65,7 +68,7 @@ def _grid(root: Path, require_transcript: bool, audio: bool, only=None):
     for spk_dir in speakers:
         spk = spk_dir.name
         align_dirs = [root / "align" / spk, root / "alignments" / spk, spk_dir / "align"]
-        for video in _files(spk_dir, VIDEO_EXTENSIONS):
+        for video in media_files(spk_dir, VIDEO_EXTENSIONS):
             align = next((d / f"{video.stem}.align" for d in align_dirs + [video.parent] if (d / f"{video.stem}.align").exists()), None)
             item = Item(str(video), f"{spk}/{video.stem}", speaker=spk)
             try:
@@ -103,7 +106,7 @@ def _sidecar_transcript(video: Path, root: Path, tables: dict) -> str | None:
 
 def _folder(root: Path, require_transcript: bool, audio: bool, only=None):
     items, skipped, tables = [], [], {}
-    videos = [only] if only is not None else _files(root, VIDEO_EXTENSIONS)
+    videos = [only] if only is not None else media_files(root, VIDEO_EXTENSIONS)
     for video in videos:
         rel = video.relative_to(root)
         item = Item(str(video), _rel_id(video, root), speaker=rel.parts[0] if len(rel.parts) > 1 else "")
@@ -120,7 +123,7 @@ def _folder(root: Path, require_transcript: bool, audio: bool, only=None):
 
 def _ravdess(root: Path, require_transcript: bool, audio: bool, only=None):
     items, skipped = [], []
-    files = [only] if only is not None else _files(root, VIDEO_EXTENSIONS + AUDIO_EXTENSIONS)
+    files = [only] if only is not None else media_files(root, VIDEO_EXTENSIONS + AUDIO_EXTENSIONS)
     for path in files:
         try:
             attrs = lab.parse_ravdess(path)
@@ -138,7 +141,7 @@ def _ravdess(root: Path, require_transcript: bool, audio: bool, only=None):
 
 def _images(root: Path, require_transcript: bool, audio: bool, only=None):
     items, skipped = [], []
-    for path in _files(root, IMAGE_EXTENSIONS):
+    for path in media_files(root, IMAGE_EXTENSIONS):
         rel = path.relative_to(root)
         if len(rel.parts) < 2:
             skipped.append(Skipped(str(path), "image not inside a <label>/ folder"))
