@@ -210,7 +210,8 @@ def test_emotion_stage_trains_on_ravdess_face_records_with_actor_splits(grid_sam
     out = tmp_path / "run"
     summary = train(EmotionConfig(data=str(tmp_path / "rec"), out=str(out), epochs=1, batch_size=8,
                                   convs_per_block=1, dense_units=16, filters="8,16", frames_per_clip=6))
-    assert summary["labels"] == ["happy", "sad"] and summary["train_faces"] == 4 and summary["val_faces"] == 2
+    assert summary["labels"] == ["happy", "sad"] and summary["train_clips"] == 4 and summary["val_clips"] == 2
+    assert summary["train_faces"] == 4 * 6 and summary["val_faces"] == 2 * 6  # frames_per_clip faces per clip
     assert json.loads((out / "split.json").read_text())["clips"] == {"test": 1, "train": 4, "val": 2}
     metrics = evaluate_emotion(EmotionReader(str(out / "best.keras")), str(tmp_path / "rec"), split="test")
     assert metrics["frame"]["samples"] == 32 and metrics["video"]["samples"] == 1  # 32 frames sampled per clip

@@ -247,8 +247,11 @@ def train(cfg: EmotionConfig) -> dict:
     out = start_run(cfg)
     if is_records(cfg.data):
         labels, plain, train_ds, val_ds, counts = record_datasets(cfg)
-        tr_paths, va_paths, skipped = range(counts["train"]), range(counts[cfg.val_split]), []
-        train_faces = counts["train"] * (cfg.frames_per_clip or 1)  # faces per epoch (0: all frames, unknown)
+        skipped = []
+        clips = {"train_clips": counts["train"], "val_clips": counts[cfg.val_split]}
+        # faces per epoch: frames_per_clip sampled per clip (0: every frame, a count unknown before reading)
+        train_faces = counts["train"] * (cfg.frames_per_clip or 1)
+        val_faces = counts[cfg.val_split] * cfg.frames_per_clip if cfg.frames_per_clip else None
         print(f"emotion data: face records {counts} (clips per split), {cfg.frames_per_clip} frames per clip, "
               f"labels {labels}", flush=True)
         (out / "split.json").write_text(json.dumps({"labels": labels, "records": str(cfg.data),
@@ -258,7 +261,7 @@ def train(cfg: EmotionConfig) -> dict:
         print(f"emotion data: {len(tr_paths)} training faces, {len(va_paths)} validation faces, labels {labels}, "
               f"{len(skipped)} skipped", flush=True)
         (out / "split.json").write_text(json.dumps({"labels": labels, "val": sorted(va_paths)}, indent=0) + "\n")
-        train_faces = len(tr_paths)
+        train_faces, val_faces, clips = len(tr_paths), len(va_paths), {}
         plain = image_folder_dataset(tr_paths, tr_ids, cfg.input_size, batch_size=256, cache=False)
         train_ds = image_folder_dataset(tr_paths, tr_ids, cfg.input_size, batch_size=cfg.batch_size, training=True,
                                         seed=cfg.seed, cache=cfg.cache, augment=make_augment(cfg))
@@ -304,8 +307,8 @@ def train(cfg: EmotionConfig) -> dict:
                "best_val_accuracy": max(h["val_accuracy"]) if h.get("val_accuracy") else None,
                "seconds_per_epoch": round(float(np.mean(h.get("epoch_seconds", [0]))), 2),
                "final_learning_rate": float(model.optimizer.learning_rate),
-               "parameters": int(model.count_params()), "labels": list(labels), "train_faces": len(tr_paths),
-               "val_faces": len(va_paths), "skipped": len(skipped),
+               "parameters": int(model.count_params()), "labels": list(labels), "train_faces": train_faces,
+               "val_faces": val_faces, **clips, "skipped": len(skipped),
                "stopped_by_time_budget": budget.stopped_at is not None}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary), flush=True)
