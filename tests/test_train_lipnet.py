@@ -33,12 +33,15 @@ def test_two_training_steps_then_evaluate_and_resume(sample_records, tmp_path):
 def test_killed_run_resumes_from_backup(sample_records, tmp_path, crash_in_epoch_2):
     from lipkeras.train.config import LipReadingConfig
     from lipkeras.train.lipreading import train
+    from lipkeras.train.runner import data_seed
 
     cfg = LipReadingConfig(data=str(sample_records), out=str(tmp_path / "run"), model="fast_tiny", epochs=3,
-                           steps_per_epoch=1, batch_size=2, train_ids=None, val_ids=None, examples=0)
+                           steps_per_epoch=1, batch_size=2, train_ids=None, val_ids=None, examples=0, seed=5)
+    assert data_seed(cfg) == 5
     with pytest.raises(RuntimeError, match="killed"):
         train(cfg)
     crash_in_epoch_2()  # undo: the same run now resumes
+    assert data_seed(cfg) == 6  # fresh augmentation after one epoch, not a replay of the first
     summary = train(cfg)
     assert summary["epochs_run"] == 2  # epochs 2 and 3 only: epoch 1 came from the backup
 

@@ -17,26 +17,28 @@ from lipkeras.train.config import EmotionConfig, int_list
 from lipkeras.train.runner import in_precision
 
 
-def make_augment(cfg: EmotionConfig):
+def make_augment(cfg: EmotionConfig, seed: int | None = None):
     """A function on a batch of faces ``[B, S, S, C]`` in [0, 1] (used in ``tf.data`` only)."""
     import keras
     import tensorflow as tf
 
+    seed = cfg.seed if seed is None else seed
+
     layers = []
     f32 = dict(dtype="float32")  # data, not model compute: stays float32 under --precision bfloat16
     if cfg.rotation:
-        layers.append(keras.layers.RandomRotation(cfg.rotation, fill_mode="nearest", seed=cfg.seed, **f32))
+        layers.append(keras.layers.RandomRotation(cfg.rotation, fill_mode="nearest", seed=seed, **f32))
     if cfg.zoom:
-        layers.append(keras.layers.RandomZoom(cfg.zoom, fill_mode="nearest", seed=cfg.seed, **f32))
+        layers.append(keras.layers.RandomZoom(cfg.zoom, fill_mode="nearest", seed=seed, **f32))
     if cfg.contrast:
-        layers.append(keras.layers.RandomContrast(cfg.contrast, value_range=(0, 1), seed=cfg.seed, **f32))
+        layers.append(keras.layers.RandomContrast(cfg.contrast, value_range=(0, 1), seed=seed, **f32))
     if cfg.cutout:
         import keras_cv
 
-        layers.append(keras_cv.layers.RandomCutout(cfg.cutout, cfg.cutout, seed=cfg.seed, **f32))
+        layers.append(keras_cv.layers.RandomCutout(cfg.cutout, cfg.cutout, seed=seed, **f32))
 
     def augment(x):
-        x = tf.image.random_flip_left_right(x, seed=cfg.seed)
+        x = tf.image.random_flip_left_right(x, seed=seed)
         for layer in layers:
             x = layer(x, training=True)
         return tf.clip_by_value(x, 0.0, 1.0)
@@ -85,10 +87,11 @@ def record_splits(pattern) -> dict:
     return out
 
 
-def record_datasets(cfg: EmotionConfig):
+def record_datasets(cfg: EmotionConfig, seed: int | None = None):
     """Face records made by ``preprocess`` from labelled videos (e.g. RAVDESS, actor splits):
     ``(labels, plain, train, val, counts)``, ``cfg.frames_per_clip`` frames sampled per clip
-    (random positions when training, evenly spaced otherwise) so every video weighs the same."""
+    (random positions when training, evenly spaced otherwise) so every video weighs the same;
+    ``seed`` (default ``cfg.seed``) seeds the training faces' sampling and augmentation."""
     import tensorflow as tf
 
     from lipkeras.preprocess.labels import EMOTIONS
@@ -103,9 +106,11 @@ def record_datasets(cfg: EmotionConfig):
     if not labels:
         raise ValueError(f"{cfg.data}: no labelled face records in the train split")
 
+    seed = cfg.seed if seed is None else seed
+
     def faces(split, training, batch_size, augment=None):
         ds = face_dataset(cfg.data, batch_size=batch_size, training=training, mode="frame", labels=labels,
-                          frames_per_clip=cfg.frames_per_clip or None, split=split, seed=cfg.seed, flip=False)
+                          frames_per_clip=cfg.frames_per_clip or None, split=split, seed=seed, flip=False)
 
         def prepare(r):
             x = r["image"]
@@ -116,7 +121,7 @@ def record_datasets(cfg: EmotionConfig):
         return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
 
     counts = {k: sum(v.values()) for k, v in splits.items()}
-    return (labels, faces("train", False, 256), faces("train", True, cfg.batch_size, make_augment(cfg)),
+    return (labels, faces("train", False, 256), faces("train", True, cfg.batch_size, make_augment(cfg, seed)),
             faces(cfg.val_split, False, 256), counts)
 
 
@@ -238,15 +243,16 @@ def train(cfg: EmotionConfig) -> dict:
 
     from lipkeras.records.image_folder import image_folder_dataset
     from lipkeras.train.callbacks import EpochTimer, TimeBudget
-    from lipkeras.train.runner import checkpoint_callbacks, initialise_from, optimizer, start_run
+    from lipkeras.train.runner import checkpoint_callbacks, data_seed, initialise_from, optimizer, start_run
     from lipkeras.train.strategy import get_strategy
     from lipkeras.train.text_corpus import is_records
 
     if cfg.from_tuner:
         cfg = tuned_config(cfg, cfg.from_tuner)
     out = start_run(cfg)
+    seed = data_seed(cfg)  # a resumed run gets fresh augmented samples
     if is_records(cfg.data):
-        labels, plain, train_ds, val_ds, counts = record_datasets(cfg)
+        labels, plain, train_ds, val_ds, counts = record_datasets(cfg, seed)
         skipped = []
         clips = {"train_clips": counts["train"], "val_clips": counts[cfg.val_split]}
         # faces per epoch: frames_per_clip sampled per clip (0: every frame, a count unknown before reading)
@@ -264,7 +270,7 @@ def train(cfg: EmotionConfig) -> dict:
         train_faces, val_faces, clips = len(tr_paths), len(va_paths), {}
         plain = image_folder_dataset(tr_paths, tr_ids, cfg.input_size, batch_size=256, cache=False)
         train_ds = image_folder_dataset(tr_paths, tr_ids, cfg.input_size, batch_size=cfg.batch_size, training=True,
-                                        seed=cfg.seed, cache=cfg.cache, augment=make_augment(cfg))
+                                        seed=seed, cache=cfg.cache, augment=make_augment(cfg, seed))
         val_ds = image_folder_dataset(va_paths, va_ids, cfg.input_size, batch_size=256, cache=cfg.cache)
     if cfg.steps_per_epoch:
         train_ds = train_ds.repeat()

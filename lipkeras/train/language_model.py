@@ -61,7 +61,7 @@ def train(cfg: DecoderConfig) -> dict:
 
     from lipkeras.models import build_language_model
     from lipkeras.models.losses import MaskedCrossEntropy
-    from lipkeras.train.runner import fit, optimizer, start_run, steps_for
+    from lipkeras.train.runner import data_seed, fit, optimizer, start_run, steps_for
     from lipkeras.train.strategy import get_strategy
     from lipkeras.train.text_corpus import is_records, lm_arrays, load_sentences, split_heldout
 
@@ -78,7 +78,7 @@ def train(cfg: DecoderConfig) -> dict:
     print(f"language model text: {len(train_text)} training sentences ({int((targets > 0).sum())} characters), "
           f"{len(val_text)} held out", flush=True)
     steps = steps_for(cfg, len(tokens))
-    ds = (tf.data.Dataset.from_tensor_slices((tokens, targets)).shuffle(len(tokens), seed=cfg.seed)
+    ds = (tf.data.Dataset.from_tensor_slices((tokens, targets)).shuffle(len(tokens), seed=data_seed(cfg))
           .repeat().batch(cfg.batch_size).prefetch(tf.data.AUTOTUNE))
     with get_strategy(cfg.strategy).scope():
         model = build_language_model(cfg.preset, DEFAULT.size)

@@ -9,11 +9,12 @@ from lipkeras.train.runner import in_precision
 def datasets(cfg):
     """(train, val) mouth datasets of a video-training config (any stage that reads mouths)."""
     from lipkeras.records import mouth_dataset
+    from lipkeras.train.runner import data_seed
 
     common = dict(normalization=None, crop_size=cfg.crop_size, max_frames=cfg.max_frames or None)
     train = mouth_dataset(cfg.data, batch_size=cfg.batch_size, training=True, flip=cfg.flip,
                           time_masking=cfg.time_masking, speed_perturbation=cfg.speed_perturbation,
-                          clip_ids=cfg.train_ids, split=cfg.train_split, cache=cfg.cache, seed=cfg.seed, **common)
+                          clip_ids=cfg.train_ids, split=cfg.train_split, cache=cfg.cache, seed=data_seed(cfg), **common)
     val = mouth_dataset(cfg.data, batch_size=cfg.batch_size, clip_ids=cfg.val_ids, split=cfg.val_split,
                         cache=cfg.cache, **common)
     return train, val

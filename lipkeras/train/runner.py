@@ -41,6 +41,23 @@ def start_run(cfg) -> Path:
     return out
 
 
+def resumed_epochs(out) -> int:
+    """Epochs a killed run in ``out`` already trained (``BackupAndRestore``'s metadata; 0 if new)."""
+    try:
+        return int(json.loads((Path(out) / "backup" / "training_metadata.json").read_text()).get("epoch", 0))
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
+def data_seed(cfg) -> int:
+    """Seed of the training data's shuffle and augmentation. Seeded random ops in ``tf.data`` restart
+    their sequence with the process, so a resumed run seeded as at its start would replay its
+    first epochs' augmented samples in the same order (seen on a resumed FER run: training accuracy
+    66 → 76 % in two epochs while validation fell 63 → 59 %); offsetting the seed by the epochs
+    already trained gives it fresh samples and stays reproducible."""
+    return cfg.seed + resumed_epochs(cfg.out)
+
+
 def optimizer(cfg, steps_per_epoch: int):
     """AdamW with linear warm-up then cosine decay to ``min_learning_rate``."""
     import keras
