@@ -42,6 +42,8 @@ def test_killed_run_resumes_from_backup(sample_records, tmp_path, crash_in_epoch
         train(cfg)
     crash_in_epoch_2()  # undo: the same run now resumes
     assert data_seed(cfg) == 6  # fresh augmentation after one epoch, not a replay of the first
+    warm = LipReadingConfig(data=str(sample_records), out=str(tmp_path / "warm"), seed=5, init_from="run/last.keras")
+    assert data_seed(warm) not in (5, 6)  # nor does a warm restart replay its parent run's samples
     summary = train(cfg)
     assert summary["epochs_run"] == 2  # epochs 2 and 3 only: epoch 1 came from the backup
 
