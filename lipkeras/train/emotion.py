@@ -87,11 +87,11 @@ def record_splits(pattern) -> dict:
     return out
 
 
-def record_datasets(cfg: EmotionConfig, seed: int | None = None):
+def record_datasets(cfg: EmotionConfig, seed: int):
     """Face records made by ``preprocess`` from labelled videos (e.g. RAVDESS, actor splits):
     ``(labels, plain, train, val, counts)``, ``cfg.frames_per_clip`` frames sampled per clip
     (random positions when training, evenly spaced otherwise) so every video weighs the same;
-    ``seed`` (default ``cfg.seed``) seeds the training faces' sampling and augmentation."""
+    ``seed`` (``runner.data_seed``) seeds the training faces' sampling and augmentation."""
     import tensorflow as tf
 
     from lipkeras.preprocess.labels import EMOTIONS
@@ -105,8 +105,6 @@ def record_datasets(cfg: EmotionConfig, seed: int | None = None):
     labels = tuple(e for e in EMOTIONS if splits["train"].get(e))
     if not labels:
         raise ValueError(f"{cfg.data}: no labelled face records in the train split")
-
-    seed = cfg.seed if seed is None else seed
 
     def faces(split, training, batch_size, augment=None):
         ds = face_dataset(cfg.data, batch_size=batch_size, training=training, mode="frame", labels=labels,

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from lipkeras.train.config import LipReadingConfig
-from lipkeras.train.runner import in_precision
+from lipkeras.train.runner import data_seed, in_precision
 
 
 def datasets(cfg):
     """(train, val) mouth datasets of a video-training config (any stage that reads mouths)."""
     from lipkeras.records import mouth_dataset
-    from lipkeras.train.runner import data_seed
 
     common = dict(normalization=None, crop_size=cfg.crop_size, max_frames=cfg.max_frames or None)
     train = mouth_dataset(cfg.data, batch_size=cfg.batch_size, training=True, flip=cfg.flip,
