@@ -231,6 +231,36 @@ def test_bfloat16_copy_computes_in_bfloat16_with_the_same_weights():
     np.testing.assert_allclose(y16, y32, atol=0.05)
     with pytest.raises(ValueError, match="precision"):
         with_precision(model, "float8")
+    # weights stored in bfloat16 compute exactly what mixed precision computes from float32 weights
+    assert fast.get_layer("block1_conv1").kernel.dtype == "bfloat16"
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        mixed = EmotionCNN.from_config({k: v for k, v in model.get_config().items() if k != "trainable"})
+    finally:
+        keras.config.set_dtype_policy("float32")
+    mixed.set_weights(model.get_weights())
+    np.testing.assert_array_equal(np.asarray(mixed.predict_on_batch(x)), y16)
+
+
+def test_ship_stores_half_precision_weights_that_load_as_float32(tmp_path):
+    import json
+
+    from lipkeras.emotion import ship
+
+    model = EmotionCNN(labels=LABELS, input_size=32, filters=(8, 16), kernel_sizes=(5, 3), dense_units=16)
+    x = _faces(4, 32)
+    model.save(tmp_path / "run.keras")
+    shipped = ship(tmp_path / "run.keras", tmp_path / "tiny_fer", weights_dtype="float16")
+    loaded = keras.saving.load_model(shipped, compile=False)
+    assert {w.dtype for w in loaded.weights} == {"float32"}
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)  # float16 rounding, nothing else
+    np.testing.assert_allclose(np.asarray(loaded.predict_on_batch(x)), np.asarray(model.predict_on_batch(x)),
+                               atol=1e-3)
+    meta = json.loads((tmp_path / "tiny_fer" / "lipkeras.json").read_text())
+    assert meta["labels"] == list(LABELS) and meta["input_size"] == 32
+    with pytest.raises(ValueError, match="weights_dtype"):
+        ship(tmp_path / "run.keras", tmp_path / "other", weights_dtype="int8")
 
 
 def test_augmentation_stays_float32_when_training_in_bfloat16():

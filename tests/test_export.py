@@ -85,7 +85,8 @@ def test_shipped_emotion_savedmodel_matches_keras(fer_faces, grid_sample, tmp_pa
     from lipkeras.records.inspect import iter_records
     from lipkeras.records.schema import parse
 
-    reader = EmotionReader("fer_emotion")
+    meta = json.loads((latest("fer_emotion") / "assets.extra" / "lipkeras.json").read_text())
+    reader = EmotionReader("fer_emotion", precision=meta["precision"])  # the graph computes in this precision
     loaded = tf.saved_model.load(str(latest("fer_emotion")))
     expected = reader.predict_faces(fer_faces)
     out = loaded.signatures["serving_default"](faces=tf.constant(fer_faces.astype(np.float32) / 255))
@@ -130,6 +131,14 @@ def test_export_writes_a_new_version_atomically(tmp_path):
         export_saved_model("grid_lipreader", out=tmp_path, version=1)
     second = export_saved_model("grid_lipreader", out=tmp_path)
     assert second.name == "2"
+    # every weight stored once (tracking the model as well as the endpoints stores it twice: keras#23553)
+    from lipkeras.lipreader import LipReader
+
+    checkpoint = tf.train.load_checkpoint(str(second / "variables" / "variables"))
+    dtypes = checkpoint.get_variable_to_dtype_map()
+    stored = sum(int(np.prod(shape)) for key, shape in checkpoint.get_variable_to_shape_map().items()
+                 if dtypes[key].is_floating)
+    assert stored == LipReader("grid_lipreader").model.count_params()
     assert sorted(p.name for p in (tmp_path / "grid_lipreader").iterdir()) == ["1", "2"]  # no temp folder left
     assert main(["export", "--model", "no_such_model", "--out", str(tmp_path)]) == 1
     config = (tmp_path / "models.config").read_text()  # TF Serving's --model_config_file

@@ -290,7 +290,8 @@ def export_saved_model(name_or_path: str, name: str | None = None, version: int 
         raise ExportError(f"{target}: this version exists (choose another --version or pass --overwrite)")
 
     archive = keras.export.ExportArchive()
-    archive.track(model)
+    # Not archive.track(model): the endpoints capture the variables they use, and tracking the
+    # model too stores every weight twice (Keras wrappers + captured tf.Variables; keras#23553).
     for endpoint, (fn, signature) in endpoints(model, meta, kind).items():
         archive.add_endpoint(endpoint, fn, input_signature=signature)
     with staged_version(target) as tmp:
