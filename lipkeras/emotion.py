@@ -37,9 +37,9 @@ def with_precision(model, precision: str = "float32"):
     """The same model computing in ``precision``: ``bfloat16`` rebuilds it under Keras'
     ``bfloat16`` policy (outputs stay float32: the softmax layer is float32). Its weights are
     stored in bfloat16, which is what mixed precision casts them to before every op anyway: the
-    same outputs as ``mixed_bfloat16`` (tested) in half the memory and half
-    the SavedModel. On CPUs with bfloat16 matrix units (AMX / AVX512-BF16) it runs about twice as
-    fast; elsewhere it is slower."""
+    same outputs as ``mixed_bfloat16`` (tested) in half the memory and half the SavedModel. On
+    CPUs with bfloat16 matrix units (AMX / AVX512-BF16) it runs about twice as fast; elsewhere it
+    is slower."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if precision == "float32":
@@ -159,8 +159,8 @@ def ship(model_file: str | Path, out_dir: str | Path, face_size: int = 112, face
     The face framing is what videos and photos are cropped with before the model sees them;
     the defaults frame faces as FER2013's crops are framed (measured, see ``FER_FACE_SIDE``).
     ``weights_dtype="float16"`` stores the weights in half precision (half the file; they load
-    back as float32, so inference and fine-tuning compute in float32 as before; measured on the
-    VGG-like FER model: validation accuracy unchanged, 4 of 2,872 predictions changed, no
+    back as float32, so inference and fine-tuning compute in float32 as before; measured on two
+    VGG-like FER models: 2 and 4 of 2,872 validation predictions changed; in the second no
     probability moved more than 0.007).
     """
     from lipkeras import _quiet
