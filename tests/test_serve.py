@@ -68,7 +68,12 @@ def test_status_and_metadata_of_every_shipped_model(server):
 def test_emotion_predict_row_and_columnar_match_keras(server, fer_faces):
     from lipkeras.emotion import EmotionReader
 
-    reader = EmotionReader("fer_emotion")
+    import json
+
+    served = max((p for p in (REPO / "saved_models" / "fer_emotion").iterdir() if p.name.isdigit()),
+                 key=lambda p: int(p.name))
+    precision = json.loads((served / "assets.extra" / "lipkeras.json").read_text())["precision"]
+    reader = EmotionReader("fer_emotion", precision=precision)  # what the served graph computes in
     expected = reader.predict_faces(fer_faces)
     url = f"{server}/v1/models/fer_emotion:predict"
     rows = requests.post(url, json={"signature_name": "faces_uint8", "instances": fer_faces.tolist()})
