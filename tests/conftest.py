@@ -72,6 +72,17 @@ def table_step(table: dict, vocab_size: int, eos: int):
     return step
 
 
+def latest_export(name: str) -> tuple[Path, dict]:
+    """The newest exported version of a shipped model, ``saved_models/<name>/<N>``, and its
+    ``assets.extra/lipkeras.json`` (what it computes in, its labels or vocabulary)."""
+    import json
+
+    versions = sorted((int(p.name) for p in (REPO / "saved_models" / name).iterdir() if p.name.isdigit()), reverse=True)
+    assert versions, f"{name}: no exported version under saved_models/{name}/"
+    path = REPO / "saved_models" / name / str(versions[0])
+    return path, json.loads((path / "assets.extra" / "lipkeras.json").read_text())
+
+
 def read_fer_faces(shared_data: Path, per_label: int) -> np.ndarray:
     """The first ``per_label`` FER2013 training faces of each emotion, uint8 ``[N, 48, 48, 1]``."""
     import cv2

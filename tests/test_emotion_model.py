@@ -218,7 +218,7 @@ def test_emotion_stage_trains_on_ravdess_face_records_with_actor_splits(grid_sam
 
 
 def test_bfloat16_copy_computes_in_bfloat16_with_the_same_weights():
-    from lipkeras.emotion import with_precision
+    from lipkeras.emotion import _rebuilt, with_precision
 
     model = EmotionCNN(labels=LABELS, input_size=32, filters=(8, 16), kernel_sizes=(5, 3), dense_units=16)
     fast = with_precision(model, "bfloat16")
@@ -233,12 +233,7 @@ def test_bfloat16_copy_computes_in_bfloat16_with_the_same_weights():
         with_precision(model, "float8")
     # weights stored in bfloat16 compute exactly what mixed precision computes from float32 weights
     assert fast.get_layer("block1_conv1").kernel.dtype == "bfloat16"
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    try:
-        mixed = EmotionCNN.from_config({k: v for k, v in model.get_config().items() if k != "trainable"})
-    finally:
-        keras.config.set_dtype_policy("float32")
-    mixed.set_weights(model.get_weights())
+    mixed = _rebuilt(model, "mixed_bfloat16")
     np.testing.assert_array_equal(np.asarray(mixed.predict_on_batch(x)), y16)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,20 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import read_fer_faces
+from conftest import latest_export, read_fer_faces
 from lipkeras._quiet import import_tensorflow
 
 tf = import_tensorflow()
 
-REPO = Path(__file__).resolve().parents[1]
-SAVED = REPO / "saved_models"
 LIP_READERS = ("grid_lipreader", "grid_crossmodal")
 
 
 def latest(name: str) -> Path:
-    versions = sorted((int(p.name) for p in (SAVED / name).iterdir() if p.name.isdigit()), reverse=True)
-    assert versions, f"{name}: no exported version under saved_models/{name}/"
-    return SAVED / name / str(versions[0])
+    return latest_export(name)[0]
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +69,7 @@ def test_shipped_lip_reader_savedmodel_matches_keras(name, mouth_clips):
     examples = loaded.signatures["tf_example"](examples=tf.constant(raws))
     assert [t.decode() for t in examples["text"].numpy()][:2] == texts[:2]
     assert examples["clip_id"].numpy()[0].decode().startswith("s1/")
-    meta = json.loads((latest(name) / "assets.extra" / "lipkeras.json").read_text())
+    meta = latest_export(name)[1]
     assert meta["vocab"][0] == "<blank>" and meta["preprocessing"]["crop_size"] == reader.meta["crop_size"]
     assert (latest(name) / "assets.extra" / "MODEL_CARD.md").is_file()
 
@@ -85,9 +80,9 @@ def test_shipped_emotion_savedmodel_matches_keras(fer_faces, grid_sample, tmp_pa
     from lipkeras.records.inspect import iter_records
     from lipkeras.records.schema import parse
 
-    meta = json.loads((latest("fer_emotion") / "assets.extra" / "lipkeras.json").read_text())
+    path, meta = latest_export("fer_emotion")
     reader = EmotionReader("fer_emotion", precision=meta["precision"])  # the graph computes in this precision
-    loaded = tf.saved_model.load(str(latest("fer_emotion")))
+    loaded = tf.saved_model.load(str(path))
     expected = reader.predict_faces(fer_faces)
     out = loaded.signatures["serving_default"](faces=tf.constant(fer_faces.astype(np.float32) / 255))
     np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-5)

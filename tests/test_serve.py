@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import requests
 
-from conftest import read_fer_faces, write_video
+from conftest import latest_export, read_fer_faces, write_video
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = ("grid_lipreader", "grid_crossmodal", "fer_emotion")
@@ -68,12 +68,8 @@ def test_status_and_metadata_of_every_shipped_model(server):
 def test_emotion_predict_row_and_columnar_match_keras(server, fer_faces):
     from lipkeras.emotion import EmotionReader
 
-    import json
-
-    served = max((p for p in (REPO / "saved_models" / "fer_emotion").iterdir() if p.name.isdigit()),
-                 key=lambda p: int(p.name))
-    precision = json.loads((served / "assets.extra" / "lipkeras.json").read_text())["precision"]
-    reader = EmotionReader("fer_emotion", precision=precision)  # what the served graph computes in
+    _, served = latest_export("fer_emotion")
+    reader = EmotionReader("fer_emotion", precision=served["precision"])  # what the served graph computes in
     expected = reader.predict_faces(fer_faces)
     url = f"{server}/v1/models/fer_emotion:predict"
     rows = requests.post(url, json={"signature_name": "faces_uint8", "instances": fer_faces.tolist()})
