@@ -7,11 +7,13 @@
 The validation split is the stage's own: a seeded (0), stratified 10 % of the folder (2,872 of
 FER2013's 28,709 training faces); nothing here is FER2013's public/private test set.
 
-1. The shipped model: accuracy and macro-F1 on that split, its training time per epoch (from
-   its history), inference faces/s at batch 64 (Keras ``predict_on_batch`` with and without
-   BatchNorm folded, the FLOPs per face that bound it, and the exported
-   SavedModel's ``serving_default``, median of 20 batches after warm-up), and the same model
-   computing in bfloat16 (``--precision bfloat16``): its faces/s and scores.
+1. The shipped model: accuracy and macro-F1 on that split (with the test-time views its
+   ``lipkeras.json`` names), its training time per epoch (from its history), single-view
+   inference faces/s at batch 64 (Keras ``predict_on_batch`` with and without BatchNorm folded,
+   the FLOPs per face that bound it, and the exported SavedModel's ``serving_default``, median
+   of 20 batches after warm-up), the same model computing in bfloat16 (``--precision
+   bfloat16``): its faces/s and scores; then accuracy, macro-F1 and faces/s for 1, 2, 5 and 10
+   test-time views (``--views``).
 2. Same-budget comparison (unless ``--skip-training``): each variant trained from scratch on the
    same stratified ``--subset`` of the training faces for ``--epochs`` epochs (same seed and
    augmentation), then scored on the full validation split: the design's CNN with and without
@@ -42,11 +44,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def scores(model_path: str, split_json: Path, precision: str = "float32") -> dict:
+def scores(model_path: str, split_json: Path, precision: str = "float32", views: int | None = None) -> dict:
     from lipkeras.emotion import EmotionReader
     from lipkeras.evaluate_emotion import evaluate_emotion
 
-    m = evaluate_emotion(EmotionReader(model_path, precision=precision), str(split_json))
+    m = evaluate_emotion(EmotionReader(model_path, precision=precision, views=views), str(split_json))
     main = m[m["main"]] if "main" in m else m
     return {"accuracy": round(main["accuracy"], 4), "macro_f1": round(main["macro"]["f1"], 4),
             "weighted_f1": round(main["weighted"]["f1"], 4), "faces": main["samples"]}
@@ -68,25 +70,29 @@ def flops_per_face(model) -> float:
     return total
 
 
-def speed(model_name: str, faces: np.ndarray, batches: int = 20) -> dict:
+def rate(fn, batch: int = 64, batches: int = 20) -> float:
+    """Faces per second of ``fn`` (one batch): the median of ``batches`` calls after 3 warm-ups."""
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(batches):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return round(batch / float(np.median(times)), 1)
+
+
+def speed(model_name: str, faces: np.ndarray) -> dict:
+    """Single-view faces/s (``views=1``) of the Keras model (folded and not, float32 and bfloat16)
+    and of the newest exported SavedModel."""
     from lipkeras._quiet import import_tensorflow
 
     tf = import_tensorflow()
     from lipkeras.emotion import EmotionReader
 
-    reader = EmotionReader(model_name)
+    reader = EmotionReader(model_name, views=1)
     x = (faces[:64].astype(np.float32) / 255.0)
     out = {"batch": 64, "parameters": int(reader.model.count_params())}
-
-    def rate(fn):
-        for _ in range(3):
-            fn()
-        times = []
-        for _ in range(batches):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        return round(64 / float(np.median(times)), 1)
 
     out["keras_faces_per_s"] = rate(lambda: reader.model.predict_on_batch(x))  # BatchNorm folded (the reader's)
     import keras
@@ -94,13 +100,36 @@ def speed(model_name: str, faces: np.ndarray, batches: int = 20) -> dict:
     unfolded = keras.saving.load_model(reader.path, compile=False)
     out["keras_unfolded_faces_per_s"] = rate(lambda: unfolded.predict_on_batch(x))
     out["gflop_per_face"] = round(flops_per_face(reader.model) / 1e9, 4)
-    fast = EmotionReader(model_name, precision="bfloat16")
+    fast = EmotionReader(model_name, precision="bfloat16", views=1)
     out["keras_bfloat16_faces_per_s"] = rate(lambda: fast.model.predict_on_batch(x))
     versions = sorted((p for p in reader.path.parent.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
     if versions:
         loaded = tf.saved_model.load(str(versions[-1]))
         fn, xt = loaded.signatures["serving_default"], tf.constant(x)
         out["savedmodel_faces_per_s"] = rate(lambda: fn(faces=xt))
+        meta_file = versions[-1] / "assets.extra" / "lipkeras.json"
+        if meta_file.is_file():
+            served = json.loads(meta_file.read_text())
+            out["savedmodel"] = {"version": int(versions[-1].name), "precision": served.get("precision"),
+                                 "views": served.get("views", 1)}
+    return out
+
+
+def test_time_views(model_name: str, split_json: Path, faces: np.ndarray, counts=(1, 2, 5, 10)) -> dict:
+    """Accuracy / macro-F1 (float32) and faces/s at batch 64 (float32 and bfloat16 Keras, BatchNorm
+    folded) for each number of test-time views (``FaceViews``: mirror, 2-pixel shifts)."""
+    from lipkeras.emotion import EmotionReader
+
+    x = (faces[:64].astype(np.float32) / 255.0)
+    out = {}
+    for views in counts:
+        row = scores(model_name, split_json, views=views)
+        for precision in ("float32", "bfloat16"):
+            model = EmotionReader(model_name, precision=precision, views=views).model
+            row[f"{precision}_faces_per_s"] = rate(lambda: model.predict_on_batch(x), batches=10)
+        out[str(views)] = row
+        print(f"  views {views:2d}: accuracy {row['accuracy']:.4f}, macro-F1 {row['macro_f1']:.4f}; "
+              f"{row['float32_faces_per_s']} faces/s float32, {row['bfloat16_faces_per_s']} bfloat16", flush=True)
     return out
 
 
@@ -202,6 +231,8 @@ def main() -> int:
     faces = np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in sorted(val_paths)[:64]])[..., None]
     shipped["inference"] = speed(args.model, faces)
     shipped["bfloat16"] = scores(args.model, split_json, precision="bfloat16")
+    shipped["default_views"] = json.loads((model_dir / "lipkeras.json").read_text()).get("views", 1) if (
+        model_dir / "lipkeras.json").is_file() else 1
     results["shipped"] = shipped
     print(f"shipped {args.model}: accuracy {shipped['accuracy']:.4f}, macro-F1 {shipped['macro_f1']:.4f} on "
           f"{shipped['faces']} validation faces; {shipped['seconds_per_epoch_median']} s/epoch over "
@@ -210,7 +241,10 @@ def main() -> int:
           f"{shipped['inference']['gflop_per_face']} GFLOP per face), "
           f"{shipped['inference'].get('savedmodel_faces_per_s')} faces/s (SavedModel) at batch 64; bfloat16: "
           f"{shipped['inference']['keras_bfloat16_faces_per_s']} faces/s, "
-          f"accuracy {shipped['bfloat16']['accuracy']:.4f}, macro-F1 {shipped['bfloat16']['macro_f1']:.4f}", flush=True)
+          f"accuracy {shipped['bfloat16']['accuracy']:.4f}, macro-F1 {shipped['bfloat16']['macro_f1']:.4f} "
+          f"(scores with the model's default {shipped['default_views']} test-time view(s))", flush=True)
+    print("test-time views (accuracy float32; faces/s Keras at batch 64):", flush=True)
+    shipped["test_time_views"] = test_time_views(args.model, split_json, faces)
 
     if args.framing:
         f = results["framing"] = framing(args.data)

@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+VIEW_COUNTS = (1, 2, 5, 10)  # emotion models' test-time views (lipkeras.layers.FaceViews; not imported: keras is slow)
+
 
 def _inspect(args) -> int:
     from lipkeras import _quiet  # noqa: F401
@@ -31,7 +33,7 @@ def _evaluate_emotion(args) -> int:
     from lipkeras.evaluate_emotion import evaluate_emotion, write_confusion
 
     try:
-        reader = EmotionReader(args.model, precision=args.precision)
+        reader = EmotionReader(args.model, precision=args.precision, views=args.views)
         result = evaluate_emotion(reader, args.data, split=args.split)
     except (FileNotFoundError, ValueError, OSError) as exc:
         print(f"lipkeras evaluate: error: {exc}", file=sys.stderr)
@@ -185,7 +187,7 @@ def _emotion(args) -> int:
     from lipkeras.preprocess.video import VIDEO_EXTENSIONS
 
     try:
-        reader = EmotionReader(args.model, precision=args.precision)
+        reader = EmotionReader(args.model, precision=args.precision, views=args.views)
     except (FileNotFoundError, ValueError) as exc:
         print(f"lipkeras emotion: error: {exc}", file=sys.stderr)
         return 2
@@ -249,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                     help="emotion models: compute precision (bfloat16 is faster on CPUs with bf16 units)")
+    ev.add_argument("--views", type=int, choices=VIEW_COUNTS, default=None,
+                    help="emotion models: " + "test-time views averaged per face: 1, 2 (+ mirror), 5 (+ 2-pixel shifts), 10 (both); "
+                    "default: the model's own (its lipkeras.json), else 1")
 
     tr = sub.add_parser("transcribe", help="read the lips in videos",
                         description="Preprocess raw videos (same code as preprocess), run a lip reader, decode.")
@@ -272,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     em.add_argument("--json", action="store_true", help="one JSON object per input")
     em.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                     help="compute precision (bfloat16: ~2× faster on CPUs with AMX/AVX512-BF16)")
+    em.add_argument("--views", type=int, choices=VIEW_COUNTS, default=None,
+                    help="test-time views averaged per face: 1, 2 (+ mirror), 5 (+ 2-pixel shifts), 10 (both); "
+                    "default: the model's own (its lipkeras.json), else 1")
     ex = sub.add_parser("export", help="a trained model → a TF Serving SavedModel (or TFLite)",
                         description="Export a trained model to OUT/NAME/VERSION/ (TF Serving's layout) with "
                                     "serving signatures for tensors and tf.Examples, or to TFLite.")
@@ -285,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--overwrite", action="store_true", help="replace an existing version")
     ex.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                     help="emotion models: compute precision of the exported graph (default float32)")
+    ex.add_argument("--views", type=int, choices=VIEW_COUNTS, default=1,
+                    help="emotion models: test-time views averaged inside the exported graph (default 1)")
 
     sv = sub.add_parser("serve", help="serve SavedModels over TF Serving's REST API",
                         description="Serve every model under the base path (NAME/VERSION/saved_model.pb) with TF "
@@ -316,7 +326,7 @@ def _export(args) -> int:
             from lipkeras.export import export_saved_model
 
             path = export_saved_model(args.model, args.name, args.version, args.out, args.overwrite,
-                                      precision=args.precision)
+                                      precision=args.precision, views=args.views)
     except (ExportError, FileNotFoundError) as e:
         print(f"lipkeras export: {e}", file=sys.stderr)
         return 1

@@ -62,16 +62,30 @@ def _rebuilt(model, policy: str):
     return copy
 
 
-def for_inference(model, precision: str = "float32"):
+def for_inference(model, precision: str = "float32", views: int = 1):
     """What prediction and export run: BatchNorm folded (``EmotionCNN.folded``: same outputs,
-    ~12 % faster on this CPU), computing in ``precision``."""
+    ~12 % faster on this CPU), averaging over ``views`` test-time views of each face
+    (``EmotionCNN.with_views``: 1, 2 = + mirror, 5 = + 4 shifts, 10 = all mirrored), computing in
+    ``precision``."""
     if hasattr(model, "folded"):
         model = model.folded()
+    if views != 1:
+        if not hasattr(model, "with_views"):
+            raise ValueError(f"{model.name}: test-time views need an EmotionCNN")
+        model = model.with_views(views)
     return with_precision(model, precision)
 
 
 class EmotionReader:
-    def __init__(self, name_or_path: str | None = None, max_frames: int = 32, precision: str = "float32"):
+    """A trained emotion model, ready for faces, images and videos.
+
+    ``views``: test-time views averaged per face (1; 2 = + mirror; 5 = + shifts; 10 = both, see
+    ``FaceViews``); ``None`` takes the model's own choice (``"views"`` in its ``lipkeras.json``,
+    else 1). Each view costs one more forward pass.
+    """
+
+    def __init__(self, name_or_path: str | None = None, max_frames: int = 32, precision: str = "float32",
+                 views: int | None = None):
         from lipkeras import _quiet
 
         _quiet.import_tensorflow()
@@ -82,12 +96,13 @@ class EmotionReader:
 
         self.name = name_or_path or DEFAULT_EMOTION_MODEL
         self.path = resolve(self.name)
-        self.model = for_inference(keras.saving.load_model(self.path, compile=False), precision)
+        meta_file = self.path.parent / "lipkeras.json"
+        self.meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+        self.views = int(views if views is not None else self.meta.get("views", 1))
+        self.model = for_inference(keras.saving.load_model(self.path, compile=False), precision, self.views)
         self.precision = precision
         self.labels = tuple(getattr(self.model, "labels", None) or self.model.get_config()["labels"])
         _, self.size, _, self.channels = self.model.input_shape
-        meta_file = self.path.parent / "lipkeras.json"
-        self.meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
         self.max_frames = max_frames
 
     def predict_faces(self, faces: np.ndarray) -> np.ndarray:
@@ -153,7 +168,7 @@ class EmotionReader:
 
 
 def ship(model_file: str | Path, out_dir: str | Path, face_size: int = 112, face_side: float = FER_FACE_SIDE,
-         face_center_y: float = FER_FACE_CENTER_Y, weights_dtype: str = "float32") -> Path:
+         face_center_y: float = FER_FACE_CENTER_Y, weights_dtype: str = "float32", views: int = 1) -> Path:
     """Copy a trained emotion ``.keras`` into ``out_dir`` with its ``lipkeras.json`` (atomic writes).
 
     The face framing is what videos and photos are cropped with before the model sees them;
@@ -161,7 +176,8 @@ def ship(model_file: str | Path, out_dir: str | Path, face_size: int = 112, face
     ``weights_dtype="float16"`` stores the weights in half precision (half the file; they load
     back as float32, so inference and fine-tuning compute in float32 as before; measured on two
     VGG-like FER models: 2 and 4 of 2,872 validation predictions changed; in the second no
-    probability moved more than 0.007).
+    probability moved more than 0.007). ``views``: the test-time views ``EmotionReader`` averages
+    per face by default for this model (its ``lipkeras.json``; see ``FaceViews``).
     """
     from lipkeras import _quiet
 
@@ -181,7 +197,7 @@ def ship(model_file: str | Path, out_dir: str | Path, face_size: int = 112, face
     _, size, _, channels = model.input_shape
     write_json_atomic(out / "lipkeras.json", {
         "name": out.name, "kind": "emotion", "labels": list(model.labels), "input_size": size, "channels": channels,
-        "face_size": face_size, "face_side": face_side, "face_center_y": face_center_y,
+        "face_size": face_size, "face_side": face_side, "face_center_y": face_center_y, "views": int(views),
         "input": f"faces [B, {size}, {size}, {channels}] float32 in [0, 1] (mean face subtracted inside)",
         "output": "class probabilities [B, len(labels)]"})
     return out / "model.keras"

@@ -272,3 +272,92 @@ def test_augmentation_stays_float32_when_training_in_bfloat16():
     out = augment(tf.constant(_faces(2, 48)))
     assert out.dtype == tf.float32 and out.shape == (2, 48, 48, 1)
     assert 0.0 <= float(tf.reduce_min(out)) and float(tf.reduce_max(out)) <= 1.0
+
+
+def test_sparse_cross_entropy_smooths_labels_like_the_categorical_loss():
+    from lipkeras.models.losses import SparseCrossEntropy
+
+    probs = keras.ops.softmax(np.random.default_rng(1).normal(size=(2, 3)).astype("float32"))
+    ids = np.array([2, 0])
+    plain = keras.losses.sparse_categorical_crossentropy(ids, probs)
+    np.testing.assert_allclose(SparseCrossEntropy()(ids, probs), np.mean(plain), rtol=1e-5)
+    smoothed = keras.losses.categorical_crossentropy(np.eye(3)[ids], probs, label_smoothing=0.1)
+    loss = SparseCrossEntropy(0.1)
+    np.testing.assert_allclose(loss(ids, probs), np.mean(smoothed), rtol=1e-5)
+    np.testing.assert_allclose(loss(ids[:, None], probs), loss(ids, probs), rtol=1e-6)  # [B, 1] ids as tf.data gives
+    again = SparseCrossEntropy.from_config(loss.get_config())
+    assert again.label_smoothing == 0.1 and float(again(ids, probs)) == pytest.approx(float(loss(ids, probs)))
+
+
+def test_translation_shifts_training_faces():
+    import tensorflow as tf
+
+    from lipkeras.train.config import EmotionConfig
+    from lipkeras.train.emotion import make_augment
+
+    cfg = EmotionConfig(translation=0.25, rotation=0, zoom=0, contrast=0, cutout=0)
+    faces = np.zeros((8, 32, 32, 1), "float32")
+    faces[:, 12:20, 12:20] = 1.0  # a centred square: a flip leaves it in place, only a shift moves it
+    out = make_augment(cfg, seed=3)(tf.constant(faces)).numpy()
+    assert out.shape == faces.shape
+    moved = [not np.allclose(o, f) for o, f in zip(out, faces)]
+    assert sum(moved) >= 4
+    ys, xs = np.nonzero(out[moved.index(True), ..., 0] > 0.5)
+    assert abs(ys.mean() - 15.5) + abs(xs.mean() - 15.5) > 1  # the square's centre moved
+    assert np.all(make_augment(EmotionConfig(rotation=0, zoom=0, contrast=0, cutout=0), seed=3)(
+        tf.constant(faces)).numpy() == faces)  # translation 0 (the default): no shift
+
+
+def test_face_views_shift_and_mirror_then_average():
+    from lipkeras.layers import FaceViews, ViewAverage
+
+    x = _faces(2, 8)
+    views = np.asarray(FaceViews(10, shift=2)(x))
+    assert views.shape == (20, 8, 8, 1)
+    v = views.reshape(10, 2, 8, 8, 1)
+    np.testing.assert_array_equal(v[0], x)
+    np.testing.assert_array_equal(v[1][:, :6], x[:, 2:])  # shifted up 2 pixels ...
+    np.testing.assert_array_equal(v[1][:, 6:], np.repeat(x[:, 7:], 2, axis=1))  # ... the bottom row repeated
+    np.testing.assert_array_equal(v[4][:, :, 2:], x[:, :, :6])  # shifted right
+    for i in range(5):
+        np.testing.assert_array_equal(v[5 + i], v[i][:, :, ::-1])  # then every view mirrored
+    np.testing.assert_array_equal(np.asarray(FaceViews(2)(x)).reshape(2, 2, 8, 8, 1)[1], x[:, :, ::-1])
+    np.testing.assert_array_equal(np.asarray(FaceViews(10)(x, training=True)), x)  # training: tf.data augments
+    probs = np.random.default_rng(2).random((20, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(ViewAverage(10)(probs)), probs.reshape(10, 2, 3).mean(0), rtol=1e-6)
+    again = FaceViews.from_config(FaceViews(5, shift=3).get_config())
+    assert (again.views, again.shift) == (5, 3) and ViewAverage.from_config(ViewAverage(5).get_config()).views == 5
+    with pytest.raises(ValueError, match="views"):
+        FaceViews(3)
+
+
+def test_test_time_views_average_the_model_over_shifted_and_mirrored_faces(tmp_path):
+    import json
+
+    from lipkeras.emotion import EmotionReader, for_inference, ship
+
+    model = EmotionCNN(labels=LABELS, input_size=32, filters=(8, 16), kernel_sizes=(5, 3), dense_units=16)
+    x = _faces(2, 32)
+    ten = for_inference(model, views=10)
+    assert ten.get_config()["test_time_views"] == 10 and model.get_config()["test_time_views"] == 1
+
+    def shifted(a, dy, dx):  # edge-padded translation
+        return np.pad(a, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="edge")[:, 2 - dy:34 - dy, 2 - dx:34 - dx]
+
+    faces = [x] + [shifted(x, dy, dx) for dy, dx in ((-2, 0), (2, 0), (0, -2), (0, 2))]
+    faces += [f[:, :, ::-1] for f in faces]
+    expected = np.mean([np.asarray(model.predict_on_batch(f)) for f in faces], axis=0)
+    np.testing.assert_allclose(np.asarray(ten.predict_on_batch(x)), expected, atol=1e-5)
+    ten.save(tmp_path / "ten.keras")
+    np.testing.assert_allclose(np.asarray(keras.saving.load_model(tmp_path / "ten.keras").predict_on_batch(x)),
+                               expected, atol=1e-5)
+    # a shipped model names its views; the reader takes them unless told otherwise
+    model.save(tmp_path / "run.keras")
+    ship(tmp_path / "run.keras", tmp_path / "tiny_fer", views=2)
+    assert json.loads((tmp_path / "tiny_fer" / "lipkeras.json").read_text())["views"] == 2
+    reader = EmotionReader(str(tmp_path / "tiny_fer" / "model.keras"))
+    assert reader.views == 2
+    expected_two = np.mean([np.asarray(model.predict_on_batch(f)) for f in (x, x[:, :, ::-1])], axis=0)
+    np.testing.assert_allclose(reader.predict_faces(x), expected_two, atol=1e-5)
+    assert EmotionReader(str(tmp_path / "tiny_fer" / "model.keras"), views=1).views == 1
+    assert not np.allclose(expected_two, np.asarray(model.predict_on_batch(x)))

@@ -81,7 +81,7 @@ def test_shipped_emotion_savedmodel_matches_keras(fer_faces, grid_sample, tmp_pa
     from lipkeras.records.schema import parse
 
     path, meta = latest_export("fer_emotion")
-    reader = EmotionReader("fer_emotion", precision=meta["precision"])  # the graph computes in this precision
+    reader = EmotionReader("fer_emotion", precision=meta["precision"], views=meta.get("views", 1))  # as the graph computes
     loaded = tf.saved_model.load(str(path))
     expected = reader.predict_faces(fer_faces)
     out = loaded.signatures["serving_default"](faces=tf.constant(fer_faces.astype(np.float32) / 255))

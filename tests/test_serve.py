@@ -69,7 +69,7 @@ def test_emotion_predict_row_and_columnar_match_keras(server, fer_faces):
     from lipkeras.emotion import EmotionReader
 
     _, served = latest_export("fer_emotion")
-    reader = EmotionReader("fer_emotion", precision=served["precision"])  # what the served graph computes in
+    reader = EmotionReader("fer_emotion", precision=served["precision"], views=served.get("views", 1))  # as served
     expected = reader.predict_faces(fer_faces)
     url = f"{server}/v1/models/fer_emotion:predict"
     rows = requests.post(url, json={"signature_name": "faces_uint8", "instances": fer_faces.tolist()})

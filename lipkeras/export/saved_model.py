@@ -14,7 +14,8 @@ lip readers      ``serving_default``: ``frames`` float32 ``[B, T, crop, crop, C]
                  ``tf_example``: ``examples`` ``[B]`` serialized ``tf.Example``s in the records
                  schema (``lipkeras.records.schema``) → the same outputs + ``clip_id``.
 emotion models   ``serving_default``: ``faces`` float32 ``[B, S, S, C]`` in [0, 1] →
-                 ``probabilities`` ``[B, K]`` and ``label`` ``[B]``.
+                 ``probabilities`` ``[B, K]`` and ``label`` ``[B]`` (averaged over the
+                 test-time views of each face when exported with ``views`` > 1).
                  ``faces_uint8``: uint8 faces of any size, gray or RGB (converted and resized
                  in the graph).
                  ``tf_example``: face records → the video-level prediction (mean of the
@@ -197,7 +198,7 @@ def export_metadata(model, meta: dict, kind: str, source: Path, name: str, versi
            "lipkeras": __version__, "tensorflow": tf.__version__, "keras": keras.__version__}
     if kind == "emotion":
         _, size, _, channels = model.input_shape
-        out.update(labels=list(model.labels), input_size=size, channels=channels,
+        out.update(labels=list(model.labels), input_size=size, channels=channels, views=meta.get("views", 1),
                    preprocessing={"faces": f"float32 [B, {size}, {size}, {channels}] in [0, 1] (mean face is "
                                            "subtracted inside the model)",
                                   "face_size": meta.get("face_size", 112),
@@ -262,23 +263,26 @@ def write_model_config(base: str | Path, mount: str = "/models") -> Path:
 
 
 def export_saved_model(name_or_path: str, name: str | None = None, version: int | None = None,
-                       out: str | Path = "saved_models", overwrite: bool = False, precision: str = "float32") -> Path:
+                       out: str | Path = "saved_models", overwrite: bool = False, precision: str = "float32",
+                       views: int = 1) -> Path:
     """Export to ``out/name/version/`` (written beside it, then renamed: never half a version).
 
     Emotion models are exported with BatchNorm folded into the convolutions (same outputs);
     ``precision="bfloat16"`` exports the graph computing in bfloat16
-    (``lipkeras.emotion.with_precision``): about twice the throughput on CPUs with bf16 units.
+    (``lipkeras.emotion.with_precision``): about twice the throughput on CPUs with bf16 units;
+    ``views`` > 1 averages each face's test-time views inside the graph (``FaceViews``; each
+    view is one more forward pass per face).
     """
     import keras
 
     model, meta, kind, source = load(name_or_path)
-    if precision != "float32" and kind != "emotion":
-        raise ExportError(f"{name_or_path}: --precision {precision} is for emotion models only")
+    if (precision != "float32" or views != 1) and kind != "emotion":
+        raise ExportError(f"{name_or_path}: --precision and --views are for emotion models only")
     if kind == "emotion":
         from lipkeras.emotion import for_inference
 
-        model = for_inference(model, precision)  # BatchNorm folded (same outputs, faster)
-        meta = {**meta, "precision": precision}
+        model = for_inference(model, precision, views)  # BatchNorm folded (same outputs, faster)
+        meta = {**meta, "precision": precision, "views": views}
     name = name or meta.get("name") or source.parent.name
     model_dir = Path(out) / name
     model_dir.mkdir(parents=True, exist_ok=True)

@@ -5,11 +5,12 @@ Lip readers: ``SequenceMask``, ``MouthPreprocessing``, ``FrameFold``/``FrameUnfo
 → ``LocalPoolAttention`` per scale → ``WeightedDynamicAggregation`` → ``PositionwiseFeedForward``
 (post-FFN) = multi-motion context; ``TransformerDecoder`` (of ``TransformerDecoderLayer``, with
 ``SinusoidalPositionEncoding``) as the character language model and attention decoder.
-Emotion: ``MeanFaceSubtraction``.
+Emotion: ``MeanFaceSubtraction``; ``FaceViews`` → ``ViewAverage`` (test-time augmentation).
 """
 
 from lipkeras.layers.conv3d_stem import Conv3DStem
 from lipkeras.layers.ctc_head import CTCHead
+from lipkeras.layers.face_views import FaceViews, ViewAverage
 from lipkeras.layers.local_pool_attention import LocalPoolAttention
 from lipkeras.layers.mean_face_subtraction import MeanFaceSubtraction
 from lipkeras.layers.mouth_preprocessing import MouthPreprocessing
@@ -25,8 +26,8 @@ from lipkeras.layers.transformer_decoder_layer import TransformerDecoderLayer
 from lipkeras.layers.weighted_dynamic_aggregation import WeightedDynamicAggregation
 
 __all__ = [
-    "CTCHead", "Conv3DStem", "FrameFold", "FrameUnfold", "LocalPoolAttention", "MeanFaceSubtraction",
+    "CTCHead", "Conv3DStem", "FaceViews", "FrameFold", "FrameUnfold", "LocalPoolAttention", "MeanFaceSubtraction",
     "MouthPreprocessing", "PadToBlank",
     "PositionwiseFeedForward", "ResNetTrunk", "ResidualBlock", "SequenceMask", "SinusoidalPositionEncoding",
-    "TransformerDecoder", "TransformerDecoderLayer", "WeightedDynamicAggregation",
+    "TransformerDecoder", "TransformerDecoderLayer", "ViewAverage", "WeightedDynamicAggregation",
 ]

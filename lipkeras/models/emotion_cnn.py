@@ -6,12 +6,16 @@ labels. Mean-face subtraction is the first layer, so a saved or exported model t
 faces in [0, 1]; the labels it was trained on are part of its config. ``batch_norm=False`` is
 the inference form that ``EmotionCNN.folded()`` produces: each BatchNorm folded into the conv or
 dense layer before it (a bias instead of four vectors and a normalisation per activation).
+``test_time_views`` > 1 averages the probabilities over shifted and mirrored views of each face
+(``FaceViews`` → ``ViewAverage``, test-time augmentation): an inference form with the same
+weights, as ``EmotionReader(views=...)`` and ``lipkeras export --views`` build it.
 """
 
 from __future__ import annotations
 
 import keras
 
+from lipkeras.layers.face_views import FaceViews, ViewAverage
 from lipkeras.layers.mean_face_subtraction import MeanFaceSubtraction
 from lipkeras.models.base import ConfigModel
 
@@ -33,12 +37,15 @@ class EmotionCNN(ConfigModel):
         dense_dropout=0.5,
         mean_face=True,
         batch_norm=True,
+        test_time_views=1,
+        view_shift=2,
         **kwargs,
     ):
         if len(filters) != len(kernel_sizes):
             raise ValueError("EmotionCNN: one kernel size per block of filters")
         faces = keras.Input((input_size, input_size, channels), name="faces")
-        x = MeanFaceSubtraction(name="mean_face")(faces) if mean_face else faces
+        x = FaceViews(test_time_views, view_shift, name="face_views")(faces) if test_time_views > 1 else faces
+        x = MeanFaceSubtraction(name="mean_face")(x) if mean_face else x
         for b, (f, k) in enumerate(zip(filters, kernel_sizes)):
             for c in range(convs_per_block):
                 x = keras.layers.Conv2D(f, k, padding="same", use_bias=not batch_norm, name=f"block{b + 1}_conv{c + 1}")(x)
@@ -54,11 +61,13 @@ class EmotionCNN(ConfigModel):
         x = keras.layers.Activation("elu", name="dense_elu")(x)
         x = keras.layers.Dropout(dense_dropout, name="dense_dropout")(x)
         probs = keras.layers.Dense(len(labels), activation="softmax", name="probabilities", dtype="float32")(x)
+        if test_time_views > 1:
+            probs = ViewAverage(test_time_views, name="view_average", dtype="float32")(probs)
         super().__init__(inputs=faces, outputs=probs, **kwargs)
         self.config = dict(labels=tuple(labels), input_size=input_size, channels=channels, filters=tuple(filters),
                            kernel_sizes=tuple(kernel_sizes), convs_per_block=convs_per_block,
                            dense_units=dense_units, dropout=dropout, dense_dropout=dense_dropout, mean_face=mean_face,
-                           batch_norm=batch_norm)
+                           batch_norm=batch_norm, test_time_views=test_time_views, view_shift=view_shift)
 
     @property
     def labels(self) -> tuple:
@@ -110,6 +119,17 @@ class EmotionCNN(ConfigModel):
                 if len(new) > 1:
                     new[1][:old[1].shape[0]] = old[1]
             layer.set_weights(new)
+
+    def with_views(self, views: int, shift: int | None = None) -> "EmotionCNN":
+        """The same weights averaging over ``views`` test-time views of each face (1: none)."""
+        config = {**self.get_config(), "test_time_views": int(views)}
+        if shift is not None:
+            config["view_shift"] = int(shift)
+        if config == self.get_config():
+            return self
+        out = type(self).from_config(config)
+        out.set_weights(self.get_weights())
+        return out
 
     def folded(self) -> "EmotionCNN":
         """The same function with every BatchNorm folded into the layer before it (inference only:

@@ -1,4 +1,4 @@
-"""CTC loss for models whose padded frames emit the blank (see ``CTCHead``)."""
+"""CTC loss for models whose padded frames emit the blank (see ``CTCHead``), and the cross-entropies."""
 
 import keras
 from keras import ops
@@ -52,4 +52,32 @@ class MaskedCrossEntropy(keras.losses.Loss):
     def get_config(self):
         config = super().get_config()
         config.update(label_smoothing=self.label_smoothing, per_token=self.per_token, pad_id=self.pad_id)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="lipkeras")
+class SparseCrossEntropy(keras.losses.Loss):
+    """Cross-entropy of class ids ``y_true`` ``[B]`` against probabilities ``y_pred`` ``[B, K]``
+    (a softmax head), with ``label_smoothing`` ε: the target is ``(1 - ε)`` one-hot + ``ε / K``.
+
+    Keras' sparse cross-entropy has no smoothing, and one-hot labels in ``tf.data`` would change
+    what the data pipelines yield; ε = 0 is exactly ``sparse_categorical_crossentropy``.
+    """
+
+    def __init__(self, label_smoothing=0.0, name="sparse_cross_entropy", reduction="sum_over_batch_size", **kwargs):
+        super().__init__(name=name, reduction=reduction, **kwargs)
+        self.label_smoothing = float(label_smoothing)
+
+    def call(self, y_true, y_pred):
+        y_pred = ops.cast(y_pred, "float32")
+        y_true = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+        logp = ops.log(ops.clip(y_pred, keras.config.epsilon(), 1.0))
+        nll = -ops.squeeze(ops.take_along_axis(logp, ops.expand_dims(y_true, -1), axis=-1), -1)
+        if self.label_smoothing:
+            nll = (1 - self.label_smoothing) * nll - self.label_smoothing * ops.mean(logp, axis=-1)
+        return nll
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(label_smoothing=self.label_smoothing)
         return config

@@ -1,7 +1,7 @@
 """``--stage emotion``: train the design's mean-face CNN on face images.
 
 Augmentation runs in ``tf.data`` on training batches only — horizontal flip, keras-cv
-``RandomCutout`` (as the design), small rotations, zoom and contrast — never inside the model:
+``RandomCutout`` (as the design), small rotations, zoom, shifts and contrast — never inside the model:
 keras-cv 0.9's cutout ignores ``training`` and Keras' random layers would be baked into exports.
 """
 
@@ -30,6 +30,9 @@ def make_augment(cfg: EmotionConfig, seed: int | None = None):
         layers.append(keras.layers.RandomRotation(cfg.rotation, fill_mode="nearest", seed=seed, **f32))
     if cfg.zoom:
         layers.append(keras.layers.RandomZoom(cfg.zoom, fill_mode="nearest", seed=seed, **f32))
+    if cfg.translation:
+        layers.append(keras.layers.RandomTranslation(cfg.translation, cfg.translation, fill_mode="nearest",
+                                                     seed=seed, **f32))
     if cfg.contrast:
         layers.append(keras.layers.RandomContrast(cfg.contrast, value_range=(0, 1), seed=seed, **f32))
     if cfg.cutout:
@@ -239,6 +242,7 @@ def tune(cfg: EmotionConfig, data) -> dict:
 def train(cfg: EmotionConfig) -> dict:
     import keras
 
+    from lipkeras.models.losses import SparseCrossEntropy
     from lipkeras.records.image_folder import image_folder_dataset
     from lipkeras.train.callbacks import EpochTimer, TimeBudget
     from lipkeras.train.runner import checkpoint_callbacks, data_seed, initialise_from, optimizer, start_run
@@ -289,7 +293,8 @@ def train(cfg: EmotionConfig) -> dict:
             opt = optimizer(cfg, cfg.steps_per_epoch or -(-train_faces // cfg.batch_size))
         else:
             opt = keras.optimizers.Adam(cfg.learning_rate, clipnorm=cfg.clipnorm or None)
-        model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(optimizer=opt, loss=SparseCrossEntropy(cfg.label_smoothing),
+                      metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")])
     print(f"EmotionCNN: {model.count_params():,} parameters", flush=True)
     budget = TimeBudget(cfg.max_minutes)
     callbacks = [
