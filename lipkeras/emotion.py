@@ -80,8 +80,10 @@ class EmotionReader:
     """A trained emotion model, ready for faces, images and videos.
 
     ``views``: test-time views averaged per face (1; 2 = + mirror; 5 = + shifts; 10 = both, see
-    ``FaceViews``); ``None`` takes the model's own choice (``"views"`` in its ``lipkeras.json``,
-    else 1). Each view costs one more forward pass.
+    ``FaceViews``), for images and video frames alike. ``None`` takes the model's own choice from
+    its ``lipkeras.json``: ``"views"`` for images, ``"video_views"`` for videos (both 1 when
+    absent; a video already averages up to ``max_frames`` frames, and each view is one more
+    forward pass per frame).
     """
 
     def __init__(self, name_or_path: str | None = None, max_frames: int = 32, precision: str = "float32",
@@ -99,14 +101,25 @@ class EmotionReader:
         meta_file = self.path.parent / "lipkeras.json"
         self.meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
         self.views = int(views if views is not None else self.meta.get("views", 1))
-        self.model = for_inference(keras.saving.load_model(self.path, compile=False), precision, self.views)
+        self.video_views = int(views if views is not None else self.meta.get("video_views", 1))
         self.precision = precision
+        self._trained = keras.saving.load_model(self.path, compile=False)
+        self._models: dict = {}
+        self.model = self.model_for(self.views)
         self.labels = tuple(getattr(self.model, "labels", None) or self.model.get_config()["labels"])
         _, self.size, _, self.channels = self.model.input_shape
         self.max_frames = max_frames
 
-    def predict_faces(self, faces: np.ndarray) -> np.ndarray:
-        """Probabilities ``[N, labels]`` of face crops ``[N, H, W, C]`` (uint8, or float in [0, 1])."""
+    def model_for(self, views: int):
+        """The inference model averaging ``views`` test-time views (built once per count)."""
+        if views not in self._models:
+            self._models[views] = for_inference(self._trained, self.precision, views)
+        return self._models[views]
+
+    def predict_faces(self, faces: np.ndarray, views: int | None = None) -> np.ndarray:
+        """Probabilities ``[N, labels]`` of face crops ``[N, H, W, C]`` (uint8, or float in [0, 1]),
+        each averaged over ``views`` test-time views (default: the reader's ``views``)."""
+        model = self.model_for(self.views if views is None else views)
         import cv2
 
         faces = np.asarray(faces)
@@ -120,12 +133,13 @@ class EmotionReader:
             faces = np.stack(resized).reshape(len(faces), self.size, self.size, -1)  # cv2 drops a 1-channel axis
         probs = []
         for i in range(0, len(faces), 64):
-            probs.append(np.asarray(self.model.predict_on_batch(faces[i:i + 64].astype(np.float32))))
+            probs.append(np.asarray(model.predict_on_batch(faces[i:i + 64].astype(np.float32))))
         return np.concatenate(probs)
 
     def classify_faces(self, faces: np.ndarray, source: str = "") -> dict:
         """Label of a clip's face frames ``[T, H, W, C]`` (sampled to ``max_frames``, probabilities averaged)."""
-        return self._result(source, self.predict_faces(sample_faces(faces, self.max_frames))) | {"frames": len(faces)}
+        probs = self.predict_faces(sample_faces(faces, self.max_frames), views=self.video_views)
+        return self._result(source, probs) | {"frames": len(faces)}
 
     def preprocess_config(self, aligned: bool = False):
         from lipkeras.preprocess import PreprocessConfig
@@ -168,7 +182,8 @@ class EmotionReader:
 
 
 def ship(model_file: str | Path, out_dir: str | Path, face_size: int = 112, face_side: float = FER_FACE_SIDE,
-         face_center_y: float = FER_FACE_CENTER_Y, weights_dtype: str = "float32", views: int = 1) -> Path:
+         face_center_y: float = FER_FACE_CENTER_Y, weights_dtype: str = "float32", views: int = 1,
+         video_views: int = 1) -> Path:
     """Copy a trained emotion ``.keras`` into ``out_dir`` with its ``lipkeras.json`` (atomic writes).
 
     The face framing is what videos and photos are cropped with before the model sees them;
@@ -176,8 +191,9 @@ def ship(model_file: str | Path, out_dir: str | Path, face_size: int = 112, face
     ``weights_dtype="float16"`` stores the weights in half precision (half the file; they load
     back as float32, so inference and fine-tuning compute in float32 as before; measured on two
     VGG-like FER models: 2 and 4 of 2,872 validation predictions changed; in the second no
-    probability moved more than 0.007). ``views``: the test-time views ``EmotionReader`` averages
-    per face by default for this model (its ``lipkeras.json``; see ``FaceViews``).
+    probability moved more than 0.007). ``views`` / ``video_views``: the test-time views
+    ``EmotionReader`` averages per image / per video frame by default for this model (its
+    ``lipkeras.json``; see ``FaceViews``).
     """
     from lipkeras import _quiet
 
@@ -198,6 +214,7 @@ def ship(model_file: str | Path, out_dir: str | Path, face_size: int = 112, face
     write_json_atomic(out / "lipkeras.json", {
         "name": out.name, "kind": "emotion", "labels": list(model.labels), "input_size": size, "channels": channels,
         "face_size": face_size, "face_side": face_side, "face_center_y": face_center_y, "views": int(views),
+        "video_views": int(video_views),
         "input": f"faces [B, {size}, {size}, {channels}] float32 in [0, 1] (mean face subtracted inside)",
         "output": "class probabilities [B, len(labels)]"})
     return out / "model.keras"

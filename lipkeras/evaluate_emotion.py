@@ -45,7 +45,7 @@ def evaluate_emotion(reader, data: str, batch_size: int = 256, frames_per_clip: 
         ds = face_dataset(data, batch_size=1, mode="clip", labels=labels, frames_per_clip=frames_per_clip, split=split)
         for clip in ds:
             n = int(clip["frame_lengths"][0])
-            probs = reader.predict_faces(clip["frames"][0, :n].numpy())
+            probs = reader.predict_faces(clip["frames"][0, :n].numpy(), views=reader.video_views)
             y = int(clip["label"][0])
             frame_true += [y] * n
             frame_pred += probs.argmax(-1).tolist()
@@ -56,6 +56,7 @@ def evaluate_emotion(reader, data: str, batch_size: int = 256, frames_per_clip: 
         result["frame"] = classification_metrics(frame_true, frame_pred, labels)
         result["video"] = classification_metrics(video_true, video_pred, labels)
         result["main"] = "video"
+        result["views"] = reader.video_views
     else:
         from lipkeras.records.image_folder import image_folder_dataset
 
@@ -68,6 +69,7 @@ def evaluate_emotion(reader, data: str, batch_size: int = 256, frames_per_clip: 
         result["frame"] = classification_metrics(ids, preds, labels)
         result["skipped_other_labels"] = skipped
         result["main"] = "frame"
+        result["views"] = reader.views
     return result
 
 

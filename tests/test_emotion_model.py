@@ -359,5 +359,10 @@ def test_test_time_views_average_the_model_over_shifted_and_mirrored_faces(tmp_p
     assert reader.views == 2
     expected_two = np.mean([np.asarray(model.predict_on_batch(f)) for f in (x, x[:, :, ::-1])], axis=0)
     np.testing.assert_allclose(reader.predict_faces(x), expected_two, atol=1e-5)
-    assert EmotionReader(str(tmp_path / "tiny_fer" / "model.keras"), views=1).views == 1
+    # a clip's frames: one view each unless the model names "video_views" (they already average)
+    assert reader.video_views == 1
+    single = np.asarray(model.predict_on_batch(x))
+    np.testing.assert_allclose(list(reader.classify_faces(x)["probs"].values()), single.mean(0), atol=1e-4)
+    told = EmotionReader(str(tmp_path / "tiny_fer" / "model.keras"), views=1)
+    assert (told.views, told.video_views) == (1, 1)
     assert not np.allclose(expected_two, np.asarray(model.predict_on_batch(x)))
