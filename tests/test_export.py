@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -156,11 +157,12 @@ def test_tflite_matches_keras(tmp_path, mouth_clips, fer_faces):
     expected = tf.nn.log_softmax(reader.logits(frames, np.array([60], np.int32))).numpy()
     np.testing.assert_allclose(got, expected, atol=2e-4)
 
-    emotion = EmotionReader("fer_emotion")
+    emotion = EmotionReader("fer_emotion", views=1)  # the TFLite export computes one view per face
     path = export_tflite("fer_emotion", out=tmp_path)
     runner = tf.lite.Interpreter(model_path=str(path)).get_signature_runner("serving_default")
     got = runner(faces=fer_faces.astype(np.float32) / 255)["probabilities"]
     np.testing.assert_allclose(got, emotion.predict_faces(fer_faces), atol=1e-5)
+    assert json.loads((path.parent / "lipkeras.json").read_text())["views"] == 1
 
     with pytest.raises(ExportError, match="crossmodal"):
         export_tflite("grid_crossmodal", out=tmp_path)

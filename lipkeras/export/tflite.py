@@ -80,6 +80,7 @@ def export_tflite(name_or_path: str, name: str | None = None, version: int | Non
         from lipkeras.emotion import for_inference
 
         model = for_inference(model)  # BatchNorm folded, as the SavedModel export
+        meta = {**meta, "views": 1}  # one view per face, whatever the reader's default
     name = name or meta.get("name") or source.parent.name
     base = Path(out) / name / "tflite"
     base.mkdir(parents=True, exist_ok=True)
