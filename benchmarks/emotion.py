@@ -121,11 +121,12 @@ def test_time_views(model_name: str, split_json: Path, faces: np.ndarray, counts
     from lipkeras.emotion import EmotionReader
 
     x = (faces[:64].astype(np.float32) / 255.0)
+    readers = {p: EmotionReader(model_name, precision=p) for p in ("float32", "bfloat16")}  # one load each
     out = {}
     for views in counts:
         row = scores(model_name, split_json, views=views)
-        for precision in ("float32", "bfloat16"):
-            model = EmotionReader(model_name, precision=precision, views=views).model
+        for precision, reader in readers.items():
+            model = reader.model_for(views)
             row[f"{precision}_faces_per_s"] = rate(lambda: model.predict_on_batch(x), batches=10)
         out[str(views)] = row
         print(f"  views {views:2d}: accuracy {row['accuracy']:.4f}, macro-F1 {row['macro_f1']:.4f}; "

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 VIEW_COUNTS = (1, 2, 5, 10)  # emotion models' test-time views (lipkeras.layers.FaceViews; not imported: keras is slow)
+VIEWS_HELP = ("test-time views averaged per face: 1, 2 (+ mirror), 5 (+ 2-pixel shifts), 10 (both); "
+              "default: the model's own (its lipkeras.json), else 1")
 
 
 def _inspect(args) -> int:
@@ -251,9 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                     help="emotion models: compute precision (bfloat16 is faster on CPUs with bf16 units)")
-    ev.add_argument("--views", type=int, choices=VIEW_COUNTS, default=None,
-                    help="emotion models: " + "test-time views averaged per face: 1, 2 (+ mirror), 5 (+ 2-pixel shifts), 10 (both); "
-                    "default: the model's own (its lipkeras.json), else 1")
+    ev.add_argument("--views", type=int, choices=VIEW_COUNTS, default=None, help="emotion models: " + VIEWS_HELP)
 
     tr = sub.add_parser("transcribe", help="read the lips in videos",
                         description="Preprocess raw videos (same code as preprocess), run a lip reader, decode.")
@@ -277,9 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     em.add_argument("--json", action="store_true", help="one JSON object per input")
     em.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                     help="compute precision (bfloat16: ~2× faster on CPUs with AMX/AVX512-BF16)")
-    em.add_argument("--views", type=int, choices=VIEW_COUNTS, default=None,
-                    help="test-time views averaged per face: 1, 2 (+ mirror), 5 (+ 2-pixel shifts), 10 (both); "
-                    "default: the model's own (its lipkeras.json), else 1")
+    em.add_argument("--views", type=int, choices=VIEW_COUNTS, default=None, help=VIEWS_HELP)
     ex = sub.add_parser("export", help="a trained model → a TF Serving SavedModel (or TFLite)",
                         description="Export a trained model to OUT/NAME/VERSION/ (TF Serving's layout) with "
                                     "serving signatures for tensors and tf.Examples, or to TFLite.")

@@ -25,6 +25,15 @@ class CTCLoss(keras.losses.Loss):
         return ops.ctc_loss(y_true, ops.cast(y_pred, "float32"), label_len, out_len, mask_index=Vocabulary.BLANK)
 
 
+def smoothed_nll(logp, ids, label_smoothing=0.0):
+    """``-log p[id]`` per position from log-probabilities ``[..., V]``, with ``label_smoothing`` ε
+    of the target spread uniformly over the ``V`` classes."""
+    nll = -ops.squeeze(ops.take_along_axis(logp, ops.expand_dims(ids, -1), axis=-1), -1)
+    if label_smoothing:
+        nll = (1 - label_smoothing) * nll - label_smoothing * ops.mean(logp, axis=-1)
+    return nll
+
+
 @keras.saving.register_keras_serializable(package="lipkeras")
 class MaskedCrossEntropy(keras.losses.Loss):
     """Next-character cross-entropy on logits ``[B, L, V]``, ignoring ``pad_id`` targets.
@@ -41,10 +50,7 @@ class MaskedCrossEntropy(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, "int32")
-        logp = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
-        nll = -ops.squeeze(ops.take_along_axis(logp, ops.expand_dims(y_true, -1), axis=-1), -1)
-        if self.label_smoothing:
-            nll = (1 - self.label_smoothing) * nll - self.label_smoothing * ops.mean(logp, axis=-1)
+        nll = smoothed_nll(ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1), y_true, self.label_smoothing)
         mask = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
         total = ops.sum(nll * mask, axis=-1)
         return total / ops.maximum(ops.sum(mask, axis=-1), 1.0) if self.per_token else total
@@ -71,11 +77,7 @@ class SparseCrossEntropy(keras.losses.Loss):
     def call(self, y_true, y_pred):
         y_pred = ops.cast(y_pred, "float32")
         y_true = ops.reshape(ops.cast(y_true, "int32"), (-1,))
-        logp = ops.log(ops.clip(y_pred, keras.config.epsilon(), 1.0))
-        nll = -ops.squeeze(ops.take_along_axis(logp, ops.expand_dims(y_true, -1), axis=-1), -1)
-        if self.label_smoothing:
-            nll = (1 - self.label_smoothing) * nll - self.label_smoothing * ops.mean(logp, axis=-1)
-        return nll
+        return smoothed_nll(ops.log(ops.clip(y_pred, keras.config.epsilon(), 1.0)), y_true, self.label_smoothing)
 
     def get_config(self):
         config = super().get_config()
