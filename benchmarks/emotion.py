@@ -5,7 +5,9 @@
                                  [--skip-training] [--framing] [--work DIR] [--out benchmarks/results/emotion.json]
 
 The validation split is the stage's own: a seeded (0), stratified 10 % of the folder (2,872 of
-FER2013's 28,709 training faces); nothing here is FER2013's public/private test set.
+FER2013's 28,709 training faces), less the 189 of them whose pixels exactly equal a training
+face's (the folder holds such copies; a model scores ~90 % on them): 2,683 faces. Nothing here
+is FER2013's public/private test set.
 
 1. The shipped model: accuracy and macro-F1 on that split (with the test-time views its
    ``lipkeras.json`` names), its training time per epoch (from its history), single-view
@@ -32,14 +34,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import platform
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+import host  # benchmarks/host.py: the CPU the figures were measured on
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -218,14 +220,15 @@ def main() -> int:
     from lipkeras.train.emotion import load_split
 
     base = EmotionConfig(data=args.data, max_train_faces=args.subset, epochs=args.epochs)
-    labels, _, (val_paths, _), _ = load_split(EmotionConfig(data=args.data))
+    labels, _, (val_paths, _), _, dropped = load_split(EmotionConfig(data=args.data))
     work = Path(args.work or tempfile.mkdtemp(prefix="lipkeras-emotion-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     split_json = work / "split.json"
     split_json.write_text(json.dumps({"labels": labels, "val": sorted(val_paths)}))
-    results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+    results = {"machine": host.describe(),
                "date": time.strftime("%Y-%m-%d"), "data": args.data,
-               "validation_split": f"stratified 10 % (seed 0): {len(val_paths)} faces"}
+               "validation_split": f"stratified 10 % (seed 0): {len(val_paths)} faces, {dropped} more left out "
+                                   "as exact copies of training faces"}
 
     model_dir = resolve(args.model).parent
     shipped = {"model": args.model, **scores(args.model, split_json), **history_seconds(model_dir)}

@@ -23,13 +23,14 @@ import argparse
 import base64
 import concurrent.futures
 import json
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+import host  # benchmarks/host.py: the CPU the figures were measured on
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -119,7 +120,7 @@ def main() -> int:
     adapter = requests.adapters.HTTPAdapter(pool_connections=64, pool_maxsize=64)
     session.mount("http://", adapter)
     clips = sorted((GRID_SAMPLE / "s1").glob("*.mp4"))
-    results = {"machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} CPUs",
+    results = {"machine": host.describe(),
                "date": time.strftime("%Y-%m-%d"), "url": "local lipkeras serve" if proc else url, "predict": {}}
     try:
         workloads = {"fer_emotion": emotion_payloads(args.requests),

@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from lipkeras.records.image_folder import image_folder_dataset, image_items, stratified_split
+from lipkeras.records.image_folder import image_folder_dataset, image_items, leaked, pixel_digest, stratified_split
 
 
 def _folder(tmp_path):
@@ -37,3 +37,31 @@ def test_dataset_batches(tmp_path):
     x, y = next(iter(image_folder_dataset(paths, ids, image_size=32, batch_size=4)))
     assert x.shape == (4, 32, 32, 1) and x.dtype.name == "float32" and y.shape == (4,)
     assert 0.0 <= float(np.min(x)) and float(np.max(x)) <= 1.0
+
+
+def test_exact_copies_of_training_faces_are_left_out_of_validation(tmp_path):
+    from lipkeras.train.config import EmotionConfig
+    from lipkeras.train.emotion import load_split
+
+    root = tmp_path / "faces"
+    rng = np.random.default_rng(1)
+    faces = {name: [rng.integers(0, 255, (48, 48), dtype=np.uint8) for _ in range(10)] for name in ("angry", "happy")}
+    for name, imgs in faces.items():
+        (root / name).mkdir(parents=True)
+        for i, img in enumerate(imgs):
+            Image.fromarray(img).save(root / name / f"{i}.png")
+        # the same pixels in other files: a recompressed PNG and a BMP
+        Image.fromarray(imgs[0]).save(root / name / "copy_a.png", compress_level=0)
+        Image.fromarray(imgs[1]).save(root / name / "copy_b.bmp")
+    a, b = root / "angry" / "0.png", root / "angry" / "copy_a.png"
+    assert pixel_digest(a) == pixel_digest(b) != pixel_digest(root / "angry" / "1.png")
+    assert leaked([str(a)], [str(root / "happy" / "0.png"), str(b)]).tolist() == [1]
+
+    cfg = EmotionConfig(data=str(root), val_fraction=0.5, seed=0)
+    kept_all = load_split(EmotionConfig(data=str(root), val_fraction=0.5, seed=0, drop_leaked_val=False))
+    labels, (train, _), (val, val_ids), _, dropped = load_split(cfg)
+    assert labels == ("angry", "happy") and len(val) == len(val_ids) == len(kept_all[2][0]) - dropped
+    train_digests = {pixel_digest(p) for p in train}
+    assert not any(pixel_digest(p) in train_digests for p in val)
+    # with this seed some copy falls on the other side of its original: dropped, not scored
+    assert dropped > 0 and any(pixel_digest(p) in train_digests for p in kept_all[2][0])

@@ -58,3 +58,26 @@ def test_train_cli_help_and_bad_config():
     r = subprocess.run([sys.executable, "-m", "lipkeras.train", "--stage", "lipnet", "--precision", "float16"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "precision must be one of" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_optimizer_choice_keeps_the_schedule():
+    from lipkeras import _quiet
+
+    _quiet.import_tensorflow()
+    import keras
+
+    from lipkeras.train.config import LipReadingConfig
+    from lipkeras.train.runner import optimizer
+
+    cfg = LipReadingConfig(epochs=4, learning_rate=0.1, min_learning_rate=1e-3, warmup_epochs=1, optimizer="sgd")
+    sgd, adamw = optimizer(cfg, 10), optimizer(LipReadingConfig(epochs=4, learning_rate=0.1, min_learning_rate=1e-3,
+                                                                warmup_epochs=1), 10)
+    assert isinstance(sgd, keras.optimizers.SGD) and sgd.nesterov and sgd.momentum == 0.9
+    assert isinstance(adamw, keras.optimizers.AdamW)
+    schedule = sgd.get_config()["learning_rate"]
+    assert schedule == adamw.get_config()["learning_rate"]  # the same warm-up + cosine
+    schedule = keras.optimizers.schedules.deserialize(schedule)
+    for step, rate in ((0, 0.01), (10, 0.1), (40, 1e-3)):  # warm-up from lr/10, peak, cosine floor
+        assert float(schedule(step)) == pytest.approx(rate)
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        LipReadingConfig(optimizer="rmsprop")

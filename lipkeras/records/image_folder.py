@@ -3,7 +3,9 @@
 Folder names are mapped to the canonical emotion labels (``anger`` → ``angry``, …); folders
 with unknown names are reported, not guessed. ``stratified_split`` holds out the same fraction
 of every class with a fixed seed, so a validation split is reproducible (and can be saved as a
-list of relative paths).
+list of relative paths). ``leaked`` finds held-out faces whose pixels equal a training face's
+(FER2013's training folder holds 1,162 exact copies: a random split puts one of a pair on each
+side, and the copy is then scored as if unseen).
 """
 
 from __future__ import annotations
@@ -35,6 +37,24 @@ def stratified_split(labels: Sequence[str], fraction: float = 0.1, seed: int = 0
         held.append(idx[:n])
         train.append(idx[n:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(held))
+
+
+def pixel_digest(path: str | Path) -> str:
+    """A digest of an image's decoded pixels (and shape): equal for copies saved in other files or
+    encodings; an unreadable file digests its path, so it matches nothing else."""
+    import hashlib
+
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    data = repr(img.shape).encode() + img.tobytes() if img is not None else b"unreadable:" + str(path).encode()
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def leaked(train_paths: Sequence[str], held_paths: Sequence[str]) -> np.ndarray:
+    """Indices of ``held_paths`` whose pixels exactly equal some image of ``train_paths``."""
+    seen = {pixel_digest(p) for p in train_paths}
+    return np.array([i for i, p in enumerate(held_paths) if pixel_digest(p) in seen], dtype=int)
 
 
 def image_folder_dataset(paths: Sequence[str], label_ids: Sequence[int], image_size: int = 48, channels: int = 1,

@@ -50,9 +50,10 @@ def make_augment(cfg: EmotionConfig, seed: int | None = None):
 
 
 def load_split(cfg: EmotionConfig):
-    """``(labels, (train paths, ids), (val paths, ids), skipped)`` with labels in canonical order."""
+    """``(labels, (train paths, ids), (val paths, ids), skipped, dropped)`` with labels in canonical
+    order; ``dropped`` counts the validation faces left out as exact copies of training faces."""
     from lipkeras.preprocess.labels import EMOTIONS
-    from lipkeras.records.image_folder import image_items, stratified_split
+    from lipkeras.records.image_folder import image_items, leaked, stratified_split
 
     paths, names, skipped = image_items(cfg.data)
     if not paths:
@@ -71,8 +72,12 @@ def load_split(cfg: EmotionConfig):
     labels = tuple(e for e in EMOTIONS if e in set(train_names))
     index = {n: i for i, n in enumerate(labels)}
     keep = [i for i, n in enumerate(val_names) if n in index]
+    copies = set()
+    if cfg.drop_leaked_val:  # an exact copy of a training face is not held out: scoring it measures memory
+        copies = set(leaked(train_paths, [val_paths[i] for i in keep]).tolist())
+        keep = [i for j, i in enumerate(keep) if j not in copies]
     return (labels, (train_paths, [index[n] for n in train_names]),
-            ([val_paths[i] for i in keep], [index[val_names[i]] for i in keep]), skipped)
+            ([val_paths[i] for i in keep], [index[val_names[i]] for i in keep]), skipped, len(copies))
 
 
 def record_splits(pattern) -> dict:
@@ -265,11 +270,12 @@ def train(cfg: EmotionConfig) -> dict:
         (out / "split.json").write_text(json.dumps({"labels": labels, "records": str(cfg.data),
                                                     "val_split": cfg.val_split, "clips": counts}, indent=0) + "\n")
     else:
-        labels, (tr_paths, tr_ids), (va_paths, va_ids), skipped = load_split(cfg)
-        print(f"emotion data: {len(tr_paths)} training faces, {len(va_paths)} validation faces, labels {labels}, "
+        labels, (tr_paths, tr_ids), (va_paths, va_ids), skipped, dropped = load_split(cfg)
+        print(f"emotion data: {len(tr_paths)} training faces, {len(va_paths)} validation faces "
+              f"({dropped} more left out: exact copies of training faces), labels {labels}, "
               f"{len(skipped)} skipped", flush=True)
         (out / "split.json").write_text(json.dumps({"labels": labels, "val": sorted(va_paths)}, indent=0) + "\n")
-        train_faces, val_faces, clips = len(tr_paths), len(va_paths), {}
+        train_faces, val_faces, clips = len(tr_paths), len(va_paths), {"val_copies_dropped": dropped}
         plain = image_folder_dataset(tr_paths, tr_ids, cfg.input_size, batch_size=256, cache=False)
         train_ds = image_folder_dataset(tr_paths, tr_ids, cfg.input_size, batch_size=cfg.batch_size, training=True,
                                         seed=seed, cache=cfg.cache, augment=make_augment(cfg, seed))
@@ -292,7 +298,9 @@ def train(cfg: EmotionConfig) -> dict:
         if cfg.lr_schedule == "cosine":
             opt = optimizer(cfg, cfg.steps_per_epoch or -(-train_faces // cfg.batch_size))
         else:
-            opt = keras.optimizers.Adam(cfg.learning_rate, clipnorm=cfg.clipnorm or None)
+            clip = dict(clipnorm=cfg.clipnorm or None)
+            opt = (keras.optimizers.SGD(cfg.learning_rate, momentum=0.9, nesterov=True, **clip)
+                   if cfg.optimizer == "sgd" else keras.optimizers.Adam(cfg.learning_rate, **clip))
         model.compile(optimizer=opt, loss=SparseCrossEntropy(cfg.label_smoothing),
                       metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")])
     print(f"EmotionCNN: {model.count_params():,} parameters", flush=True)

@@ -64,7 +64,8 @@ def data_seed(cfg) -> int:
 
 
 def optimizer(cfg, steps_per_epoch: int):
-    """AdamW with linear warm-up then cosine decay to ``min_learning_rate``."""
+    """AdamW (or, with ``optimizer="sgd"``, SGD with Nesterov momentum 0.9) with linear warm-up then
+    cosine decay to ``min_learning_rate``; weight decay is decoupled in both."""
     import keras
 
     total = max(1, cfg.epochs * steps_per_epoch)
@@ -72,6 +73,9 @@ def optimizer(cfg, steps_per_epoch: int):
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=cfg.learning_rate / 10, decay_steps=max(1, total - warmup),
         alpha=cfg.min_learning_rate / cfg.learning_rate, warmup_target=cfg.learning_rate, warmup_steps=warmup)
+    if getattr(cfg, "optimizer", "adamw") == "sgd":
+        return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay or None,
+                                    clipnorm=cfg.clipnorm or None)
     return keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay, clipnorm=cfg.clipnorm or None)
 
 

@@ -1,0 +1,28 @@
+"""What machine a benchmark ran on: the CPU's model name and the bfloat16 units that change its figures.
+
+The same code measured 1,441 faces/s on an Intel Xeon with AMX and 420 on an AMD EPYC without it
+(two vCPUs each), so every results file names the CPU, not only the architecture.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+
+def describe() -> str:
+    """E.g. ``"AMD EPYC 9R14, 2 CPUs, bf16: avx512_bf16"`` (``/proc/cpuinfo`` where there is one)."""
+    name, flags = platform.processor() or platform.machine(), set()
+    info = Path("/proc/cpuinfo")
+    if info.is_file():
+        for line in info.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                name = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+            if flags and name:
+                break
+    bf16 = [f for f in ("amx_bf16", "avx512_bf16") if f in flags]
+    return f"{name}, {os.cpu_count()} CPUs, bf16: {' + '.join(bf16) or 'none'}"
