@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+import host  # benchmarks/host.py: the CPU the figures were measured on
+
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = ROOT / "lipkeras" / "splits" / "grid_s1"
 KEEP = ("wer", "cer", "sentence_accuracy", "clips", "seconds_per_clip", "beam_width", "lm_weight", "ctc_weight")
@@ -132,7 +134,7 @@ def main() -> int:
 
     test = SPLITS / "test.txt"
     result = {"benchmark": "crossmodal", "data": args.data, "split": str(SPLITS), "cpus": os.cpu_count(),
-              "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+              "machine": host.describe(), "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     result["training"] = {name: run_summary(Path(path)) for name, path in
                           (("decoder", args.lm), ("visual", args.visual), ("integrate", args.integrated))}
     lm = result["training"]["decoder"]

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+import host  # benchmarks/host.py: the CPU the figures were measured on
+
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = ROOT / "lipkeras" / "splits" / "grid_s1"
 BATCH = {"lipnet_seed": 4, "lipnet_paper": 8, "fast": 16}
@@ -171,7 +173,8 @@ def main() -> int:
     print(f"preprocessing: {pre['seconds_per_clip']:.3f} s per 3 s clip (RTF {pre['seconds_per_clip'] / 3:.3f})",
           flush=True)
     result = {"benchmark": "grid", "data": args.data, "split": str(SPLITS), "cpus": os.cpu_count(),
-              "date": time.strftime("%Y-%m-%d %H:%M:%S"), "preprocess": pre, "models": [], "shipped": None}
+              "machine": host.describe(), "date": time.strftime("%Y-%m-%d %H:%M:%S"), "preprocess": pre, "models": [],
+              "shipped": None}
     presets = [m for m in args.models.split(",") if m]
     if not presets and Path(args.json).is_file():  # --models "": re-measure the shipped model, keep the rest
         import json
