@@ -250,7 +250,7 @@ def train(cfg: EmotionConfig) -> dict:
     from lipkeras.models.losses import SparseCrossEntropy
     from lipkeras.records.image_folder import image_folder_dataset
     from lipkeras.train.callbacks import EpochTimer, TimeBudget
-    from lipkeras.train.runner import checkpoint_callbacks, data_seed, initialise_from, optimizer, start_run
+    from lipkeras.train.runner import checkpoint_callbacks, data_seed, initialise_from, optimizer, sgd, start_run
     from lipkeras.train.strategy import get_strategy
     from lipkeras.train.text_corpus import is_records
 
@@ -298,9 +298,8 @@ def train(cfg: EmotionConfig) -> dict:
         if cfg.lr_schedule == "cosine":
             opt = optimizer(cfg, cfg.steps_per_epoch or -(-train_faces // cfg.batch_size))
         else:
-            clip = dict(clipnorm=cfg.clipnorm or None)
-            opt = (keras.optimizers.SGD(cfg.learning_rate, momentum=0.9, nesterov=True, **clip)
-                   if cfg.optimizer == "sgd" else keras.optimizers.Adam(cfg.learning_rate, **clip))
+            opt = (sgd(cfg, cfg.learning_rate) if cfg.optimizer == "sgd"
+                   else keras.optimizers.Adam(cfg.learning_rate, clipnorm=cfg.clipnorm or None))
         model.compile(optimizer=opt, loss=SparseCrossEntropy(cfg.label_smoothing),
                       metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")])
     print(f"EmotionCNN: {model.count_params():,} parameters", flush=True)

@@ -73,10 +73,17 @@ def optimizer(cfg, steps_per_epoch: int):
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=cfg.learning_rate / 10, decay_steps=max(1, total - warmup),
         alpha=cfg.min_learning_rate / cfg.learning_rate, warmup_target=cfg.learning_rate, warmup_steps=warmup)
-    if getattr(cfg, "optimizer", "adamw") == "sgd":
-        return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay or None,
-                                    clipnorm=cfg.clipnorm or None)
+    if cfg.optimizer == "sgd":
+        return sgd(cfg, schedule)
     return keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay, clipnorm=cfg.clipnorm or None)
+
+
+def sgd(cfg, learning_rate):
+    """``--optimizer sgd``: SGD with Nesterov momentum 0.9 and the config's decoupled weight decay."""
+    import keras
+
+    return keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay or None,
+                                clipnorm=cfg.clipnorm or None)
 
 
 def initialise_from(model, path: str, check=None) -> None:
