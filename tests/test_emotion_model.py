@@ -154,8 +154,8 @@ def test_vgg_like_kernels_and_cosine_schedule(shared_data, tmp_path):
     root = _fer_folder(shared_data, tmp_path, ("happy", "sad"), 10)
     summary = train(EmotionConfig(data=str(root), out=str(tmp_path / "run"), epochs=2, batch_size=8, filters="8,16",
                                   kernel_sizes="3,3", dense_units=8, lr_schedule="cosine", warmup_epochs=1,
-                                  learning_rate=1e-3, min_learning_rate=1e-5, weight_decay=1e-2))
-    model = keras.saving.load_model(tmp_path / "run" / "last.keras")
+                                  learning_rate=1e-3, min_learning_rate=1e-5, weight_decay=1e-2, mixup=0.4))
+    model = keras.saving.load_model(tmp_path / "run" / "last.keras")  # trained on mixup's soft targets
     assert model.get_layer("block1_conv1").kernel.shape == (3, 3, 1, 8)
     assert model.get_config()["kernel_sizes"] == (3, 3)
     assert summary["final_learning_rate"] == pytest.approx(1e-5, rel=1e-3)
@@ -287,6 +287,40 @@ def test_sparse_cross_entropy_smooths_labels_like_the_categorical_loss():
     np.testing.assert_allclose(loss(ids[:, None], probs), loss(ids, probs), rtol=1e-6)  # [B, 1] ids as tf.data gives
     again = SparseCrossEntropy.from_config(loss.get_config())
     assert again.label_smoothing == 0.1 and float(again(ids, probs)) == pytest.approx(float(loss(ids, probs)))
+
+
+def test_mixup_blends_faces_and_their_targets_alike():
+    import tensorflow as tf
+
+    from lipkeras.models.losses import SparseCrossEntropy, label_accuracy
+    from lipkeras.train.emotion import make_mixup
+
+    values = np.linspace(0.1, 0.9, 8).astype("float32")  # face i is flat at values[i], label i % 4
+    faces = np.ones((8, 6, 6, 1), "float32") * values[:, None, None, None]
+    ids = np.arange(8) % 4
+    x, t = make_mixup(0.4, 4, seed=5)(tf.constant(faces), tf.constant(ids))
+    x, t = x.numpy(), t.numpy()
+    assert x.shape == faces.shape and t.shape == (8, 4)
+    np.testing.assert_allclose(t.sum(-1), 1.0, rtol=1e-6)
+    assert np.ptp(x, axis=(1, 2, 3)).max() < 1e-6  # each face a blend of two whole faces
+    def blend_of(i, j):  # face i = λ·v_i + (1-λ)·v_j with target λ·e(label i) + (1-λ)·e(label j), some λ in [0, 1]
+        if j == i:
+            return np.isclose(x[i, 0, 0, 0], values[i], atol=1e-5) and t[i, ids[i]] == pytest.approx(1.0)
+        lam = (x[i, 0, 0, 0] - values[j]) / (values[i] - values[j])
+        target = lam * np.eye(4)[ids[i]] + (1 - lam) * np.eye(4)[ids[j]]
+        return -1e-4 <= lam <= 1 + 1e-4 and np.allclose(t[i], target, atol=1e-4)
+
+    assert all(any(blend_of(i, j) for j in range(8)) for i in range(8))
+    assert not np.allclose(x, faces)  # some faces were mixed
+    # the loss takes the soft targets (categorical cross-entropy) and the ids alike; so does the metric
+    probs = keras.ops.softmax(np.random.default_rng(2).normal(size=(8, 4)).astype("float32"))
+    np.testing.assert_allclose(SparseCrossEntropy()(t, probs),
+                               np.mean(keras.losses.categorical_crossentropy(t, probs)), rtol=1e-5)
+    np.testing.assert_allclose(SparseCrossEntropy()(np.eye(4)[ids], probs), SparseCrossEntropy()(ids, probs),
+                               rtol=1e-5)
+    predicted = np.argmax(np.asarray(probs), -1)
+    np.testing.assert_array_equal(label_accuracy(ids, probs), predicted == ids)
+    np.testing.assert_array_equal(label_accuracy(t, probs), predicted == t.argmax(-1))
 
 
 def test_translation_shifts_training_faces():

@@ -67,7 +67,9 @@ class SparseCrossEntropy(keras.losses.Loss):
     (a softmax head), with ``label_smoothing`` ε: the target is ``(1 - ε)`` one-hot + ``ε / K``.
 
     Keras' sparse cross-entropy has no smoothing, and one-hot labels in ``tf.data`` would change
-    what the data pipelines yield; ε = 0 is exactly ``sparse_categorical_crossentropy``.
+    what the data pipelines yield; ε = 0 is exactly ``sparse_categorical_crossentropy``. Soft
+    targets ``[B, K]`` (mixup's blends of two labels) are accepted too: ``-Σ target · log p``,
+    smoothed the same way.
     """
 
     def __init__(self, label_smoothing=0.0, name="sparse_cross_entropy", reduction="sum_over_batch_size", **kwargs):
@@ -75,11 +77,26 @@ class SparseCrossEntropy(keras.losses.Loss):
         self.label_smoothing = float(label_smoothing)
 
     def call(self, y_true, y_pred):
-        y_pred = ops.cast(y_pred, "float32")
-        y_true = ops.reshape(ops.cast(y_true, "int32"), (-1,))
-        return smoothed_nll(ops.log(ops.clip(y_pred, keras.config.epsilon(), 1.0)), y_true, self.label_smoothing)
+        logp = ops.log(ops.clip(ops.cast(y_pred, "float32"), keras.config.epsilon(), 1.0))
+        if len(y_true.shape) == 2 and y_true.shape[-1] == y_pred.shape[-1] and y_true.shape[-1] != 1:
+            nll = -ops.sum(ops.cast(y_true, "float32") * logp, axis=-1)  # soft targets
+            if self.label_smoothing:
+                nll = (1 - self.label_smoothing) * nll - self.label_smoothing * ops.mean(logp, axis=-1)
+            return nll
+        return smoothed_nll(logp, ops.reshape(ops.cast(y_true, "int32"), (-1,)), self.label_smoothing)
 
     def get_config(self):
         config = super().get_config()
         config.update(label_smoothing=self.label_smoothing)
         return config
+
+
+@keras.saving.register_keras_serializable(package="lipkeras")
+def label_accuracy(y_true, y_pred):
+    """1 where the arg-max of ``y_pred`` ``[B, K]`` is the label: ``y_true`` class ids ``[B]`` or
+    soft targets ``[B, K]`` (their arg-max, mixup's larger share), so one metric serves the mixed
+    training batches and the plain validation ones."""
+    if len(y_true.shape) == 2 and y_true.shape[-1] == y_pred.shape[-1] and y_true.shape[-1] != 1:
+        y_true = ops.argmax(y_true, axis=-1)
+    y_true = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+    return ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), y_true), "float32")

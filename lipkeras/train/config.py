@@ -191,6 +191,7 @@ class EmotionConfig(TrainingConfig):
     translation: float = 0.0  # random shift, a fraction of the face size in each direction (0: off)
     contrast: float = 0.2
     label_smoothing: float = 0.0  # ε of each target spread uniformly over the labels (0: plain cross-entropy)
+    mixup: float = 0.0  # α of mixup: each training face blended with another, λ ~ Beta(α, α), targets too (0: off)
     cache: bool = True
     filters: str = "32,64,128,256"  # one Conv2D block per entry (the design's 32 5×5, 64 5×5, 128 3×3, 256 3×3)
     kernel_sizes: str = ""  # one per block, e.g. "3,3,3,3" (VGG-like); empty: the design's 5, 5, then 3s

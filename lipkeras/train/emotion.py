@@ -1,7 +1,8 @@
 """``--stage emotion``: train the design's mean-face CNN on face images.
 
 Augmentation runs in ``tf.data`` on training batches only — horizontal flip, keras-cv
-``RandomCutout`` (as the design), small rotations, zoom, shifts and contrast — never inside the model:
+``RandomCutout`` (as the design), small rotations, zoom, shifts, contrast and optional mixup — never
+inside the model:
 keras-cv 0.9's cutout ignores ``training`` and Keras' random layers would be baked into exports.
 """
 
@@ -47,6 +48,28 @@ def make_augment(cfg: EmotionConfig, seed: int | None = None):
         return tf.clip_by_value(x, 0.0, 1.0)
 
     return augment
+
+
+def make_mixup(alpha: float, num_classes: int, seed: int | None = None):
+    """mixup (Zhang et al., 2018) on a training batch ``(faces [B, S, S, C], ids [B])``: each face
+    becomes ``λ·face + (1-λ)·other`` with another face of the batch and ``λ ~ Beta(α, α)`` drawn per
+    face, and its target the same blend of the two one-hot labels ``[B, K]``. In ``tf.data`` only,
+    like the augmentation; validation batches keep their class ids."""
+    import tensorflow as tf
+
+    def mix(x, y):
+        b = tf.shape(x)[0]
+        g1 = tf.random.gamma([b], alpha, seed=seed)  # Beta(α, α) = G1 / (G1 + G2)
+        g2 = tf.random.gamma([b], alpha, seed=None if seed is None else seed + 1)
+        lam = g1 / tf.maximum(g1 + g2, 1e-12)
+        other = tf.random.shuffle(tf.range(b), seed=seed)
+        onehot = tf.one_hot(tf.cast(y, tf.int32), num_classes)
+        xl = tf.reshape(tf.cast(lam, x.dtype), [-1, 1, 1, 1])
+        x = xl * x + (1.0 - xl) * tf.gather(x, other)
+        t = lam[:, None] * onehot + (1.0 - lam[:, None]) * tf.gather(onehot, other)
+        return x, t
+
+    return mix
 
 
 def load_split(cfg: EmotionConfig):
@@ -200,6 +223,7 @@ def tune(cfg: EmotionConfig, data) -> dict:
     import keras
     import keras_tuner as kt
 
+    from lipkeras.models.losses import SparseCrossEntropy, label_accuracy
     from lipkeras.train.strategy import get_strategy
 
     out = Path(cfg.out)
@@ -218,8 +242,8 @@ def tune(cfg: EmotionConfig, data) -> dict:
         model = build_model(tcfg, labels)
         if tcfg.mean_face:
             model.get_layer("mean_face").set_mean(mean)
-        model.compile(optimizer=keras.optimizers.Adam(tcfg.learning_rate), loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+        model.compile(optimizer=keras.optimizers.Adam(tcfg.learning_rate), loss=SparseCrossEntropy(cfg.label_smoothing),
+                      metrics=[keras.metrics.MeanMetricWrapper(label_accuracy, name="accuracy")])
         return model
 
     tuner = kt.RandomSearch(build, objective="val_accuracy", max_trials=cfg.tune, seed=cfg.seed,
@@ -246,8 +270,9 @@ def tune(cfg: EmotionConfig, data) -> dict:
 @in_precision
 def train(cfg: EmotionConfig) -> dict:
     import keras
+    import tensorflow as tf
 
-    from lipkeras.models.losses import SparseCrossEntropy
+    from lipkeras.models.losses import SparseCrossEntropy, label_accuracy
     from lipkeras.records.image_folder import image_folder_dataset
     from lipkeras.train.callbacks import EpochTimer, TimeBudget
     from lipkeras.train.runner import checkpoint_callbacks, data_seed, initialise_from, optimizer, sgd, start_run
@@ -280,6 +305,8 @@ def train(cfg: EmotionConfig) -> dict:
         train_ds = image_folder_dataset(tr_paths, tr_ids, cfg.input_size, batch_size=cfg.batch_size, training=True,
                                         seed=seed, cache=cfg.cache, augment=make_augment(cfg, seed))
         val_ds = image_folder_dataset(va_paths, va_ids, cfg.input_size, batch_size=256, cache=cfg.cache)
+    if cfg.mixup:
+        train_ds = train_ds.map(make_mixup(cfg.mixup, len(labels), seed), num_parallel_calls=tf.data.AUTOTUNE)
     if cfg.steps_per_epoch:
         train_ds = train_ds.repeat()
     mean = mean_face(plain)
@@ -301,7 +328,7 @@ def train(cfg: EmotionConfig) -> dict:
             opt = (sgd(cfg, cfg.learning_rate) if cfg.optimizer == "sgd"
                    else keras.optimizers.Adam(cfg.learning_rate, clipnorm=cfg.clipnorm or None))
         model.compile(optimizer=opt, loss=SparseCrossEntropy(cfg.label_smoothing),
-                      metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")])
+                      metrics=[keras.metrics.MeanMetricWrapper(label_accuracy, name="accuracy")])
     print(f"EmotionCNN: {model.count_params():,} parameters", flush=True)
     budget = TimeBudget(cfg.max_minutes)
     callbacks = [
