@@ -36,7 +36,7 @@ def _evaluate_emotion(args) -> int:
 
     try:
         reader = EmotionReader(args.model, precision=args.precision, views=args.views)
-        result = evaluate_emotion(reader, args.data, split=args.split)
+        result = evaluate_emotion(reader, args.data, split=args.split, exclude_copies_of=args.exclude_copies_of)
     except (FileNotFoundError, ValueError, OSError) as exc:
         print(f"lipkeras evaluate: error: {exc}", file=sys.stderr)
         return 2
@@ -46,6 +46,8 @@ def _evaluate_emotion(args) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
+    if "excluded_copies" in result:
+        print(f"left out {result['excluded_copies']} faces: exact copies of images under {args.exclude_copies_of}")
     for level in ("frame", "video"):
         if level in result:
             m = result[level]
@@ -254,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                     help="emotion models: compute precision (bfloat16 is faster on CPUs with bf16 units)")
     ev.add_argument("--views", type=int, choices=VIEW_COUNTS, default=None, help="emotion models: " + VIEWS_HELP)
+    ev.add_argument("--exclude-copies-of", metavar="FOLDER", default=None,
+                    help="emotion models on images: leave out faces whose pixels exactly equal an image under "
+                         "FOLDER (e.g. the model's training faces), counted as excluded_copies")
 
     tr = sub.add_parser("transcribe", help="read the lips in videos",
                         description="Preprocess raw videos (same code as preprocess), run a lip reader, decode.")

@@ -32,7 +32,10 @@ def _image_data(data: str, labels) -> tuple[list[str], list[int], int]:
 
 
 def evaluate_emotion(reader, data: str, batch_size: int = 256, frames_per_clip: int = 32,
-                     split: str | None = None) -> dict:
+                     split: str | None = None, exclude_copies_of: str | None = None) -> dict:
+    """Scores of ``reader`` on ``data``; ``exclude_copies_of`` (a folder of images, e.g. the model's
+    training faces) leaves out evaluated images whose pixels exactly equal one of its images, so a
+    held-out set with duplicates of the training data (FER2013 has many) is scored on unseen faces."""
     from lipkeras.metrics import classification_metrics
     from lipkeras.train.text_corpus import is_records
 
@@ -40,6 +43,9 @@ def evaluate_emotion(reader, data: str, batch_size: int = 256, frames_per_clip: 
     result = {"model": str(reader.path), "data": str(data), "labels": labels}
     if not str(data).endswith(".json") and is_records(data):
         from lipkeras.records import face_dataset
+
+        if exclude_copies_of:
+            raise ValueError(f"{data}: --exclude-copies-of compares images; these are face records")
 
         frame_true, frame_pred, video_true, video_pred = [], [], [], []
         ds = face_dataset(data, batch_size=1, mode="clip", labels=labels, frames_per_clip=frames_per_clip, split=split)
@@ -61,6 +67,16 @@ def evaluate_emotion(reader, data: str, batch_size: int = 256, frames_per_clip: 
         from lipkeras.records.image_folder import image_folder_dataset
 
         paths, ids, skipped = _image_data(data, labels)
+        if exclude_copies_of:
+            from lipkeras.records.image_folder import image_items, leaked
+
+            reference, _, _ = image_items(exclude_copies_of)
+            if not reference:
+                raise ValueError(f"{exclude_copies_of}: no images under <label>/ folders to compare with")
+            copies = set(leaked(reference, paths).tolist())
+            paths = [p for i, p in enumerate(paths) if i not in copies]
+            ids = [y for i, y in enumerate(ids) if i not in copies]
+            result["excluded_copies"] = len(copies)
         if not paths:
             raise ValueError(f"{data}: no face images with labels {labels}")
         preds = []

@@ -58,6 +58,19 @@ def test_evaluate_emotion_on_real_fer_faces(shared_data, tmp_path):
     rows = (tmp_path / "out" / "fer_confusion.csv").read_text().splitlines()
     assert len(rows) == 4 and sum(int(v) for row in rows[1:] for v in row.split(",")[1:]) == 15
     assert (tmp_path / "out" / "fer_confusion.png").stat().st_size > 1000
+    # Two of the faces, re-encoded as BMP in a "training" folder: left out of the scores and counted.
+    seen = tmp_path / "seen" / "happy"
+    seen.mkdir(parents=True)
+    for f in sorted((root / "happy").glob("*.png"))[:2]:
+        Image.open(f).save(seen / (f.stem + ".bmp"))
+    r = subprocess.run([sys.executable, "-m", "lipkeras", "evaluate", "--stage", "emotion", "--model",
+                        str(tmp_path / "emo.keras"), "--data", str(root), "--json", "--csv",
+                        str(tmp_path / "out" / "fer2.csv"), "--exclude-copies-of", str(tmp_path / "seen")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)
+    assert m["excluded_copies"] == 2 and m["frame"]["samples"] == 13
+    assert m["frame"]["per_class"]["happy"]["support"] == 3
 
 
 def test_transcribe_reports_the_speakers_emotion(grid_sample, tmp_path):
