@@ -15,7 +15,8 @@ is FER2013's public/private test set.
    the FLOPs per face that bound it, and the exported SavedModel's ``serving_default``, median
    of 20 batches after warm-up), the same model computing in bfloat16 (``--precision
    bfloat16``): its faces/s and scores; then accuracy, macro-F1 and faces/s for 1, 2, 5 and 10
-   test-time views (``--views``).
+   test-time views (``--views``); and the newest TFLite export beside it (``tflite/N/``, the
+   shipped int8 one): its scores with 1 and 10 views and its faces/s at batch 64.
 2. Same-budget comparison (unless ``--skip-training``): each variant trained from scratch on the
    same stratified ``--subset`` of the training faces for ``--epochs`` epochs (same seed and
    augmentation), then scored on the full validation split: the design's CNN with and without
@@ -136,6 +137,31 @@ def test_time_views(model_name: str, split_json: Path, faces: np.ndarray, counts
     return out
 
 
+def tflite_exports(model_dir: Path, split_json: Path, faces: np.ndarray) -> dict:
+    """The newest TFLite export under ``model_dir/tflite/`` (e.g. the shipped int8 one): accuracy /
+    macro-F1 with 1 and 10 test-time views (views outside the flatbuffer, ``TFLiteFaceClassifier``)
+    and faces/s at batch 64, 1 view, all cores."""
+    from lipkeras.export.tflite import TFLiteFaceClassifier
+
+    base = model_dir / "tflite"
+    versions = sorted((p for p in base.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)) if base.is_dir() else []
+    if not versions:
+        return {}
+    path = versions[-1] / "model.tflite"
+    model = TFLiteFaceClassifier(path)
+    x = faces[:64].astype(np.float32) / 255.0
+    out = {"path": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
+           "precision": model.meta.get("precision", "float32"), "megabytes": round(path.stat().st_size / 1e6, 2),
+           "faces_per_s": rate(lambda: model.predict_on_batch(x)),
+           "views_1": scores(str(path), split_json, views=1), "views_10": scores(str(path), split_json, views=10)}
+    out["views_10"]["faces_per_s"] = rate(lambda: model.with_views(10).predict_on_batch(x), batches=10)
+    print(f"TFLite {out['path']} ({out['precision']}, {out['megabytes']} MB): {out['faces_per_s']} faces/s at batch 64; "
+          f"accuracy {out['views_1']['accuracy']:.4f} / macro-F1 {out['views_1']['macro_f1']:.4f} (1 view), "
+          f"{out['views_10']['accuracy']:.4f} / {out['views_10']['macro_f1']:.4f} (10 views, "
+          f"{out['views_10']['faces_per_s']} faces/s)", flush=True)
+    return out
+
+
 def framing(data: str, every: int = 120) -> dict:
     """Where FER2013's crops sit in lipkeras' face coordinates: MediaPipe landmarks on every
     ``every``-th FER face (upscaled to 192 px), the similarity transform to the reference face
@@ -249,6 +275,7 @@ def main() -> int:
           f"(scores with the model's default {shipped['default_views']} test-time view(s))", flush=True)
     print("test-time views (accuracy float32; faces/s Keras at batch 64):", flush=True)
     shipped["test_time_views"] = test_time_views(args.model, split_json, faces)
+    shipped["tflite"] = tflite_exports(model_dir, split_json, faces)
 
     if args.framing:
         f = results["framing"] = framing(args.data)

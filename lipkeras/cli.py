@@ -294,6 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--format", choices=("saved_model", "tflite"), default="saved_model",
                     help="saved_model (default) or tflite (OUT/NAME/tflite/VERSION/model.tflite)")
     ex.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    ex.add_argument("--quantize", choices=("none", "int8"), default="none",
+                    help="tflite, emotion models: int8 post-training quantization (default none)")
+    ex.add_argument("--calibration-data", metavar="FOLDER", default=None,
+                    help="--quantize int8: face images like the training faces to calibrate on")
+    ex.add_argument("--calibration-count", type=int, default=500, help="faces to calibrate on (default 500)")
     ex.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                     help="emotion models: compute precision of the exported graph (default float32)")
     ex.add_argument("--views", type=int, choices=VIEW_COUNTS, default=1,
@@ -321,10 +326,15 @@ def _export(args) -> int:
     from lipkeras.export import ExportError
 
     try:
+        if args.quantize != "none" and args.format != "tflite":
+            raise ExportError(f"--quantize {args.quantize} is for --format tflite (a SavedModel computes in "
+                              "--precision float32 or bfloat16)")
         if args.format == "tflite":
             from lipkeras.export.tflite import export_tflite
 
-            path = export_tflite(args.model, args.name, args.version, args.out, args.overwrite)
+            path = export_tflite(args.model, args.name, args.version, args.out, args.overwrite,
+                                 quantize=args.quantize, calibration_data=args.calibration_data,
+                                 calibration_count=args.calibration_count)
         else:
             from lipkeras.export import export_saved_model
 

@@ -76,9 +76,24 @@ def for_inference(model, precision: str = "float32", views: int = 1):
     return with_precision(model, precision)
 
 
+def tflite_file(name_or_path: str) -> Path | None:
+    """The ``model.tflite`` named by a path (the file, or a folder holding it and no ``.keras``),
+    also relative to ``saved_models/`` (e.g. ``fer_emotion/tflite/1``); ``None`` otherwise."""
+    from lipkeras.lipreader import saved_models_dirs
+
+    for c in [Path(name_or_path)] + [d / name_or_path for d in saved_models_dirs()]:
+        if c.is_file() and c.suffix == ".tflite":
+            return c
+        if c.is_dir() and (c / "model.tflite").is_file() and not any(c.glob("*.keras")):
+            return c / "model.tflite"
+    return None
+
+
 class EmotionReader:
     """A trained emotion model, ready for faces, images and videos.
 
+    ``name_or_path``: a ``.keras`` model (file, folder or name under ``saved_models/``) or a TFLite
+    export of one (``model.tflite``, float32 or int8, e.g. ``fer_emotion/tflite/1``).
     ``views``: test-time views averaged per face (1; 2 = + mirror; 5 = + shifts; 10 = both, see
     ``FaceViews``), for images and video frames alike. ``None`` takes the model's own choice from
     its ``lipkeras.json``: ``"views"`` for images, ``"video_views"`` for videos (both 1 when
@@ -97,13 +112,23 @@ class EmotionReader:
         from lipkeras.lipreader import resolve
 
         self.name = name_or_path or DEFAULT_EMOTION_MODEL
-        self.path = resolve(self.name)
+        self.path = tflite_file(self.name) or resolve(self.name)
         meta_file = self.path.parent / "lipkeras.json"
-        self.meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+        meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+        # an export's lipkeras.json keeps the face framing under "preprocessing"
+        self.meta = {**meta.get("preprocessing", {}), **meta}
         self.views = int(views if views is not None else self.meta.get("views", 1))
         self.video_views = int(views if views is not None else self.meta.get("video_views", 1))
         self.precision = precision
-        self._trained = keras.saving.load_model(self.path, compile=False)
+        if self.path.suffix == ".tflite":
+            from lipkeras.export.tflite import TFLiteFaceClassifier
+
+            if precision != "float32":
+                raise ValueError(f"{self.path}: a TFLite model computes in the precision it was exported with "
+                                 f"({self.meta.get('precision', 'float32')}); --precision {precision} does not apply")
+            self._trained = TFLiteFaceClassifier(self.path)
+        else:
+            self._trained = keras.saving.load_model(self.path, compile=False)
         self._models: dict = {}
         self.model = self.model_for(self.views)
         self.labels = tuple(getattr(self.model, "labels", None) or self.model.get_config()["labels"])
@@ -113,7 +138,10 @@ class EmotionReader:
     def model_for(self, views: int):
         """The inference model averaging ``views`` test-time views (built once per count)."""
         if views not in self._models:
-            self._models[views] = for_inference(self._trained, self.precision, views)
+            if self.path.suffix == ".tflite":
+                self._models[views] = self._trained.with_views(views)
+            else:
+                self._models[views] = for_inference(self._trained, self.precision, views)
         return self._models[views]
 
     def predict_faces(self, faces: np.ndarray, views: int | None = None) -> np.ndarray:

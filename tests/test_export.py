@@ -166,3 +166,49 @@ def test_tflite_matches_keras(tmp_path, mouth_clips, fer_faces):
 
     with pytest.raises(ExportError, match="crossmodal"):
         export_tflite("grid_crossmodal", out=tmp_path)
+
+
+def test_int8_tflite_emotion_model_runs_in_the_reader(tmp_path, shared_data, fer_faces):
+    """int8 post-training quantization calibrated on real FER faces: float32 in/out, int8 inside;
+    ``EmotionReader`` runs the flatbuffer (labels from its lipkeras.json) with test-time views."""
+    import shutil
+
+    from lipkeras.emotion import EmotionReader
+    from lipkeras.export import ExportError
+    from lipkeras.export.tflite import export_tflite
+    from lipkeras.models import EmotionCNN
+
+    labels = ("angry", "happy", "neutral")
+    model = EmotionCNN(labels=labels, input_size=48, filters=(4, 8), kernel_sizes=(5, 3), convs_per_block=1,
+                       dense_units=8)
+    (tmp_path / "emo").mkdir()
+    model.save(tmp_path / "emo" / "model.keras")
+    cal = tmp_path / "cal"
+    for name in labels:
+        (cal / name).mkdir(parents=True)
+        for f in sorted((shared_data / "fer2013" / "train" / name).glob("*.png"))[10:14]:
+            shutil.copy(f, cal / name / f.name)
+    with pytest.raises(ExportError, match="calibration-data"):
+        export_tflite(str(tmp_path / "emo"), name="emo", out=tmp_path / "out", quantize="int8")
+    path = export_tflite(str(tmp_path / "emo"), name="emo", out=tmp_path / "out", quantize="int8",
+                         calibration_data=cal, calibration_count=10)
+    info = json.loads((path.parent / "lipkeras.json").read_text())
+    assert info["precision"] == "int8" and info["quantization"]["calibration_faces"] == 10
+    interpreter = tf.lite.Interpreter(model_path=str(path))
+    assert interpreter.get_input_details()[0]["dtype"] == np.float32
+    assert any(d["dtype"] == np.int8 for d in interpreter.get_tensor_details())  # int8 inside
+
+    reader = EmotionReader(str(path.parent), views=1)  # the folder of model.tflite
+    assert reader.labels == labels and (reader.size, reader.channels) == (48, 1)
+    probs = reader.predict_faces(fer_faces)
+    keras_probs = np.asarray(model.predict_on_batch(fer_faces.astype(np.float32) / 255))
+    assert probs.shape == keras_probs.shape
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-2)
+    np.testing.assert_allclose(probs, keras_probs, atol=0.05)  # int8 rounding, not another function
+    mirrored = reader.predict_faces(fer_faces[:, :, ::-1])
+    np.testing.assert_allclose(EmotionReader(str(path), views=2).predict_faces(fer_faces), (probs + mirrored) / 2,
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="precision it was exported with"):
+        EmotionReader(str(path), precision="bfloat16")
+    with pytest.raises(ExportError, match="int8 quantization covers emotion models"):
+        export_tflite("grid_lipreader", out=tmp_path / "out", quantize="int8", calibration_data=cal)

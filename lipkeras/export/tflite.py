@@ -9,7 +9,11 @@ What it supports (TFLite builtin ops only, no Flex delegate needed):
   stays outside (``lipkeras.decode``): TFLite has no string ops.
   LipNet presets use 3D max-pooling (``MaxPool3D`` is not a TFLite builtin) and do not convert.
 * Emotion CNNs: ``faces`` float32 ``[B, S, S, C]`` in [0, 1] → ``probabilities`` (the mean face
-  is inside the model); B is dynamic.
+  is inside the model); B is dynamic. ``quantize="int8"``: post-training full-integer
+  quantization (int8 weights and activations, float32 faces in and probabilities out), calibrated
+  on faces from a folder like the training faces: several times faster on CPUs with int8 dot
+  products (AVX512-VNNI), and what ``TFLiteFaceClassifier`` / ``lipkeras emotion --model
+  …/model.tflite`` run.
 * Not the cross-modal reader: its autoregressive decoding loop is Python/SavedModel only.
 
 Beside the flatbuffer, ``lipkeras.json`` holds the same metadata as the SavedModel's
@@ -19,8 +23,11 @@ Beside the flatbuffer, ``lipkeras.json`` holds the same metadata as the SavedMod
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 from lipkeras.export.saved_model import ExportError, export_metadata, load, next_version, staged_version
 from lipkeras._quiet import import_tensorflow
@@ -49,10 +56,40 @@ def _endpoint(model, meta: dict, kind: str):
                        tf.TensorSpec([1], tf.int32, name="frame_lengths")]
 
 
-def convert(model, meta: dict, kind: str) -> bytes:
+QUANTIZE = ("none", "int8")
+
+
+def calibration_faces(folder: str | Path, size: int, channels: int, count: int = 500, seed: int = 0):
+    """``count`` faces ``[N, size, size, channels]`` float32 in [0, 1], a seeded sample of the images
+    under ``folder`` (``<label>/*`` or flat): what int8 quantization calibrates its ranges on."""
+    import random
+
+    from lipkeras.emotion import IMAGE_EXTENSIONS
+    from lipkeras.records.image_folder import image_folder_dataset
+
+    paths = sorted(str(f) for f in Path(folder).rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS)
+    if not paths:
+        raise ExportError(f"{folder}: no images to calibrate int8 quantization on")
+    random.Random(seed).shuffle(paths)
+    paths = paths[:count]
+    batches = image_folder_dataset(paths, [0] * len(paths), size, channels, batch_size=100)
+    return np.concatenate([x.numpy() for x, _ in batches])
+
+
+def convert(model, meta: dict, kind: str, quantize: str = "none", calibration=None) -> bytes:
     """The TFLite flatbuffer of a loaded model (through a temporary SavedModel, as Keras' own
-    LiteRT export does, so that the GRUs' variables are carried)."""
+    LiteRT export does, so that the GRUs' variables are carried); ``quantize="int8"`` (emotion
+    models) calibrates on ``calibration`` faces ``[N, S, S, C]``."""
     import keras
+
+    if quantize not in QUANTIZE:
+        raise ExportError(f"quantize must be one of {QUANTIZE}, got {quantize!r}")
+    if quantize == "int8" and kind != "emotion":
+        raise ExportError(f"{meta.get('name', 'model')}: int8 quantization covers emotion models, not {kind} "
+                          "models (their GRUs stay float)")
+    if quantize == "int8" and (calibration is None or not len(calibration)):
+        raise ExportError(f"{meta.get('name', 'model')}: int8 quantization needs calibration faces "
+                          "(--calibration-data FOLDER)")
 
     fn, signature = _endpoint(model, meta, kind)
     archive = keras.export.ExportArchive()
@@ -62,6 +99,11 @@ def convert(model, meta: dict, kind: str) -> bytes:
         archive.write_out(tmp, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["serving_default"])
         converter.experimental_enable_resource_variables = True
+        if quantize == "int8":  # int8 inside; the faces in and the probabilities out stay float32
+            faces = np.asarray(calibration, np.float32)
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = lambda: ([faces[i:i + 1]] for i in range(len(faces)))
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         try:
             return converter.convert()
         except Exception as e:  # the converter's message is pages of MLIR: keep the op names
@@ -73,8 +115,14 @@ def convert(model, meta: dict, kind: str) -> bytes:
 
 
 def export_tflite(name_or_path: str, name: str | None = None, version: int | None = None,
-                  out: str | Path = "saved_models", overwrite: bool = False) -> Path:
-    """Write ``out/name/tflite/version/model.tflite`` + ``lipkeras.json`` (atomically); returns the file."""
+                  out: str | Path = "saved_models", overwrite: bool = False, quantize: str = "none",
+                  calibration_data: str | Path | None = None, calibration_count: int = 500) -> Path:
+    """Write ``out/name/tflite/version/model.tflite`` + ``lipkeras.json`` (atomically); returns the file.
+    ``quantize="int8"``: emotion models only, calibrated on ``calibration_count`` faces of
+    ``calibration_data`` (a folder of images like the training faces)."""
+    if quantize == "int8" and not calibration_data:
+        raise ExportError(f"{name_or_path}: int8 quantization needs --calibration-data FOLDER (face images "
+                          "like the training faces)")
     model, meta, kind, source = load(name_or_path)
     if kind == "emotion":
         from lipkeras.emotion import for_inference
@@ -88,12 +136,60 @@ def export_tflite(name_or_path: str, name: str | None = None, version: int | Non
     target = base / str(version)
     if target.exists() and not overwrite:
         raise ExportError(f"{target}: this version exists (choose another --version or pass --overwrite)")
-    flatbuffer = convert(model, meta, kind)
+    calibration = None
+    if quantize == "int8" and kind == "emotion":
+        _, size, _, channels = model.input_shape
+        calibration = calibration_faces(calibration_data, size, channels, calibration_count)
+    flatbuffer = convert(model, meta, kind, quantize, calibration)
     with staged_version(target) as tmp:
         (tmp / "model.tflite").write_bytes(flatbuffer)
         info = export_metadata(model, meta, kind, source, name, version)
         info["signatures"] = {"serving_default": "log_probs of frames + frame_lengths" if kind == "ctc"
                               else "probabilities of faces"}
         info["decoding"] = "none inside: decode log_probs with lipkeras.decode" if kind == "ctc" else None
+        if calibration is not None:
+            info["precision"] = "int8"
+            info["quantization"] = {"weights_and_activations": "int8", "input_output": "float32",
+                                    "calibration_data": str(calibration_data), "calibration_faces": len(calibration)}
         (tmp / "lipkeras.json").write_text(json.dumps(info, indent=2) + "\n")
     return target / "model.tflite"
+
+
+class TFLiteFaceClassifier:
+    """An emotion model exported to TFLite (``export_tflite``, float32 or int8) behind the part of
+    the Keras model interface that ``EmotionReader`` uses: ``labels``, ``input_shape``,
+    ``predict_on_batch`` and ``with_views`` (the test-time views of ``FaceViews``, computed
+    outside the flatbuffer and averaged here). Labels come from the ``lipkeras.json`` beside it."""
+
+    def __init__(self, path: str | Path, views: int = 1, num_threads: int | None = None):
+        self.path = Path(path)
+        meta_file = self.path.parent / "lipkeras.json"
+        meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+        if meta.get("kind", "emotion") != "emotion" or not meta.get("labels"):
+            raise ValueError(f"{self.path}: not an emotion model (needs a lipkeras.json with its labels beside it, "
+                             "as lipkeras export --format tflite writes)")
+        self.meta, self.labels, self.views = meta, tuple(meta["labels"]), int(views)
+        self.name = meta.get("name", self.path.stem)
+        import warnings
+
+        with warnings.catch_warnings():  # tf.lite.Interpreter's notice that LiteRT will replace it
+            warnings.simplefilter("ignore", UserWarning)
+            interpreter = tf.lite.Interpreter(model_path=str(self.path), num_threads=num_threads or os.cpu_count())
+        self._run = interpreter.get_signature_runner("serving_default")
+        shape = self._run.get_input_details()["faces"]["shape"]
+        self.input_shape = (None, *map(int, shape[1:]))
+
+    def with_views(self, views: int) -> "TFLiteFaceClassifier":
+        import copy
+
+        other = copy.copy(self)  # the same interpreter
+        other.views = int(views)
+        return other
+
+    def predict_on_batch(self, faces) -> np.ndarray:
+        from lipkeras.layers import FaceViews
+
+        faces = np.asarray(faces, np.float32)
+        x = faces if self.views == 1 else np.asarray(FaceViews(self.views)(faces))
+        probs = np.asarray(self._run(faces=x)["probabilities"])
+        return probs if self.views == 1 else probs.reshape(self.views, len(faces), -1).mean(0)
