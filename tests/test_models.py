@@ -64,6 +64,22 @@ def test_presets_build_with_the_documented_sizes():
     assert fast.count_params() < wide.count_params() < paper.count_params() < seed.count_params()
     with pytest.raises(ValueError, match="unknown model preset"):
         build_model("nope", 40)
+    hires = build_model("fast_hires", 40)  # 88×88 input + a final pool: the very weights of `fast`
+    assert hires.get_config()["input_size"] == (88, 88) and hires.get_config()["final_pool"] == 2
+    assert [w.shape for w in hires.get_weights()] == [w.shape for w in fast.get_weights()]
+
+
+def test_final_pool_takes_a_finer_input_with_the_same_weights(tmp_path):
+    """A 32×32-input model with ``final_pool=2`` runs the 16×16 one's weights on frames twice as fine."""
+    small = build_model("fast_tiny", V)
+    fine = build_model("fast_tiny", V, input_size=(32, 32), final_pool=2)
+    fine.set_weights(small.get_weights())
+    y = np.asarray(fine(_inputs(), training=False))
+    assert y.shape == (B, T, V) and np.all(y[1, 5:].argmax(-1) == 0)
+    fine.save(tmp_path / "fine.keras")
+    again = keras.saving.load_model(tmp_path / "fine.keras", compile=False)
+    assert again.get_config()["final_pool"] == 2
+    np.testing.assert_allclose(np.asarray(again(_inputs(), training=False)), y, rtol=1e-5, atol=1e-5)
 
 
 def test_ctc_loss_masks_padding_and_trains():

@@ -38,6 +38,7 @@ class FastLipReader(ConfigModel):
         rnn_layers=2,
         dropout=0.3,
         normalization="clip",
+        final_pool=1,
         **kwargs,
     ):
         frames, lengths = frame_inputs(channels)
@@ -51,6 +52,8 @@ class FastLipReader(ConfigModel):
             x = _conv_bn_relu(x, f, (3, 3), f"trunk{i + 1}")
             if i < len(trunk_filters) - 1:
                 x = keras.layers.MaxPooling2D(2, name=f"trunk{i + 1}_pool")(x)
+        if final_pool > 1:  # a larger input_size ending on the same feature grid: the same weights fit
+            x = keras.layers.MaxPooling2D(final_pool, name="trunk_final_pool")(x)
         x = FrameUnfold(name="unfold")([x, frames])
         x = keras.layers.Dropout(dropout, name="frame_dropout")(x)
         x = keras.layers.Dense(frame_features, use_bias=False, name="frame_proj")(x)
@@ -68,5 +71,5 @@ class FastLipReader(ConfigModel):
             vocab_size=vocab_size, input_size=tuple(input_size), channels=channels, stem_filters=stem_filters,
             stem_kernel=tuple(stem_kernel), trunk_filters=tuple(trunk_filters), frame_features=frame_features,
             temporal_kernel=temporal_kernel, rnn_units=rnn_units, rnn_layers=rnn_layers, dropout=dropout,
-            normalization=normalization,
+            normalization=normalization, final_pool=final_pool,
         )
