@@ -168,7 +168,8 @@ class TFLiteFaceClassifier:
         if meta.get("kind", "emotion") != "emotion" or not meta.get("labels"):
             raise ValueError(f"{self.path}: not an emotion model (needs a lipkeras.json with its labels beside it, "
                              "as lipkeras export --format tflite writes)")
-        self.meta, self.labels, self.views = meta, tuple(meta["labels"]), int(views)
+        self.meta, self.labels = meta, tuple(meta["labels"])
+        self.views, self._face_views = 1, None  # with_views(n) for more
         self.name = meta.get("name", self.path.stem)
         import warnings
 
@@ -178,18 +179,21 @@ class TFLiteFaceClassifier:
         self._run = interpreter.get_signature_runner("serving_default")
         shape = self._run.get_input_details()["faces"]["shape"]
         self.input_shape = (None, *map(int, shape[1:]))
+        if views != 1:
+            self.views, self._face_views = views, self.with_views(views)._face_views
 
     def with_views(self, views: int) -> "TFLiteFaceClassifier":
         import copy
 
+        from lipkeras.layers import FaceViews
+
         other = copy.copy(self)  # the same interpreter
         other.views = int(views)
+        other._face_views = FaceViews(other.views) if other.views != 1 else None  # built once, not per batch
         return other
 
     def predict_on_batch(self, faces) -> np.ndarray:
-        from lipkeras.layers import FaceViews
-
         faces = np.asarray(faces, np.float32)
-        x = faces if self.views == 1 else np.asarray(FaceViews(self.views)(faces))
+        x = faces if self.views == 1 else np.asarray(self._face_views(faces))
         probs = np.asarray(self._run(faces=x)["probabilities"])
         return probs if self.views == 1 else probs.reshape(self.views, len(faces), -1).mean(0)

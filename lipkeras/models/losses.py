@@ -61,6 +61,11 @@ class MaskedCrossEntropy(keras.losses.Loss):
         return config
 
 
+def _soft_targets(y_true, y_pred) -> bool:
+    """Whether ``y_true`` holds a distribution per row ``[B, K]`` (mixup) rather than class ids."""
+    return len(y_true.shape) == 2 and y_true.shape[-1] == y_pred.shape[-1] and y_true.shape[-1] != 1
+
+
 @keras.saving.register_keras_serializable(package="lipkeras")
 class SparseCrossEntropy(keras.losses.Loss):
     """Cross-entropy of class ids ``y_true`` ``[B]`` against probabilities ``y_pred`` ``[B, K]``
@@ -78,7 +83,7 @@ class SparseCrossEntropy(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         logp = ops.log(ops.clip(ops.cast(y_pred, "float32"), keras.config.epsilon(), 1.0))
-        if len(y_true.shape) == 2 and y_true.shape[-1] == y_pred.shape[-1] and y_true.shape[-1] != 1:
+        if _soft_targets(y_true, y_pred):
             nll = -ops.sum(ops.cast(y_true, "float32") * logp, axis=-1)  # soft targets
             if self.label_smoothing:
                 nll = (1 - self.label_smoothing) * nll - self.label_smoothing * ops.mean(logp, axis=-1)
@@ -96,7 +101,7 @@ def label_accuracy(y_true, y_pred):
     """1 where the arg-max of ``y_pred`` ``[B, K]`` is the label: ``y_true`` class ids ``[B]`` or
     soft targets ``[B, K]`` (their arg-max, mixup's larger share), so one metric serves the mixed
     training batches and the plain validation ones."""
-    if len(y_true.shape) == 2 and y_true.shape[-1] == y_pred.shape[-1] and y_true.shape[-1] != 1:
+    if _soft_targets(y_true, y_pred):
         y_true = ops.argmax(y_true, axis=-1)
     y_true = ops.reshape(ops.cast(y_true, "int32"), (-1,))
     return ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), y_true), "float32")
