@@ -84,9 +84,13 @@ def _evaluate(args) -> int:
     if args.json:
         print(json.dumps(metrics))
         return 0
+    ci = "".join(f"  {k.split('_')[0].upper()} 95% interval {v[0]:.4f}-{v[1]:.4f}"
+                 for k, v in metrics.items() if k.endswith("_ci95"))
     print(f"{metrics['clips']} clips: WER {metrics['wer']:.4f}  CER {metrics['cer']:.4f}  "
           f"sentence accuracy {metrics['sentence_accuracy']:.4f}  ({metrics['seconds_per_clip'] * 1000:.0f} ms/clip, "
           f"{_decoding_text(reader, metrics)})")
+    if ci:
+        print(f" {ci} (bootstrap over clips)")
     for r in metrics["worst"]:
         print(f"  {r['clip_id']}: WER {r['wer']:.2f}  ref: {r['reference']!r}  hyp: {r['hypothesis']!r}")
     print(f"per-clip table: {metrics['csv']}")
