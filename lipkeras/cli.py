@@ -53,6 +53,9 @@ def _evaluate_emotion(args) -> int:
             m = result[level]
             print(f"{level}-level: {m['samples']} samples, accuracy {m['accuracy']:.4f}, macro F1 "
                   f"{m['macro']['f1']:.4f}, weighted F1 {m['weighted']['f1']:.4f}")
+            if "accuracy_ci95" in m:
+                (a0, a1), (f0, f1) = m["accuracy_ci95"], m["macro_f1_ci95"]
+                print(f"  95% intervals (bootstrap over samples): accuracy {a0:.4f}-{a1:.4f}, macro F1 {f0:.4f}-{f1:.4f}")
     main = result[result["main"]]
     print(f"{'label':>10} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}")
     for name, c in main["per_class"].items():

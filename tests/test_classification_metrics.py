@@ -29,3 +29,17 @@ def test_absent_and_never_predicted_classes():
     r = classification_metrics([0, 0], [0, 0], ["x", "y"])
     assert r["per_class"]["y"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
     assert r["macro"]["f1"] == pytest.approx(1.0)  # the macro average is over classes that occur
+
+
+def test_bootstrap_intervals_bracket_accuracy_and_macro_f1():
+    rng = np.random.default_rng(1)
+    y_true = rng.integers(0, 3, 300)
+    y_pred = np.where(rng.random(300) < 0.7, y_true, rng.integers(0, 3, 300))
+    r = classification_metrics(y_true, y_pred, ["a", "b", "c"])
+    lo, hi = r["accuracy_ci95"]
+    assert lo < r["accuracy"] < hi and hi - lo < 0.15  # ~±1.96·sqrt(p(1-p)/n) ≈ ±0.05
+    assert r["macro_f1_ci95"][0] < r["macro"]["f1"] < r["macro_f1_ci95"][1]
+    again = classification_metrics(y_true[::-1], y_pred[::-1], ["a", "b", "c"])
+    assert again["accuracy_ci95"] == r["accuracy_ci95"]  # seeded, independent of sample order
+    perfect = classification_metrics([0, 1, 2], [0, 1, 2], ["a", "b", "c"])
+    assert perfect["accuracy_ci95"] == [1.0, 1.0] and perfect["macro_f1_ci95"] == [1.0, 1.0]
