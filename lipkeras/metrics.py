@@ -37,8 +37,9 @@ def bootstrap_intervals(references: list[str], hypotheses: list[str], resamples:
         counts.append((w.substitutions + w.deletions + w.insertions, len(r.split()),
                        c.substitutions + c.deletions + c.insertions, len(r)))
     counts = np.asarray(sorted(counts), np.float64)  # sorted: the same clips give the same interval in any order
-    picks = np.random.default_rng(seed).integers(0, len(counts), size=(resamples, len(counts)))
-    sums = counts[picks].sum(axis=1)  # [resamples, 4]
+    rng = np.random.default_rng(seed)
+    sums = np.concatenate([counts[rng.integers(0, len(counts), size=(min(100, resamples - i), len(counts)))].sum(1)
+                           for i in range(0, resamples, 100)])  # [resamples, 4], 100 at a time to bound the memory
     tail = 100 * (1 - level) / 2
     key = f"{round(100 * level)}"
     out = {}
@@ -63,6 +64,14 @@ def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
     return m
 
 
+def _precision_recall_f1(tp, predicted, support):
+    """Element-wise, 0 where undefined (scikit-learn's ``zero_division=0``)."""
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    denom = precision + recall
+    return precision, recall, np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+
+
 def classification_metrics(y_true, y_pred, labels) -> dict:
     """Accuracy, per-class precision/recall/F1/support, macro and weighted averages, confusion matrix.
 
@@ -73,10 +82,7 @@ def classification_metrics(y_true, y_pred, labels) -> dict:
     m = confusion_matrix(y_true, y_pred, len(labels))
     tp = np.diag(m).astype(float)
     predicted, support = m.sum(0).astype(float), m.sum(1).astype(float)
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    precision, recall, f1 = _precision_recall_f1(tp, predicted, support)
     total = max(float(support.sum()), 1.0)
     per_class = {name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
                  for name, p, r, f, s in zip(labels, precision, recall, f1, support)}
@@ -106,10 +112,7 @@ def _classification_intervals(y_true, y_pred, num_classes: int, resamples: int =
         for n in [chunk] * (resamples // chunk) + ([resamples % chunk] if resamples % chunk else [])]).astype(float)
     tp = np.diagonal(m, axis1=1, axis2=2)
     predicted, support = m.sum(1), m.sum(2)
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    f1 = _precision_recall_f1(tp, predicted, support)[2]
     present = support > 0
     accuracy = tp.sum(1) / codes.size
     macro_f1 = (f1 * present).sum(1) / np.maximum(present.sum(1), 1)
