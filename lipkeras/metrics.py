@@ -7,17 +7,37 @@ import numpy as np
 
 
 def text_metrics(references: list[str], hypotheses: list[str]) -> dict:
-    import jiwer
-
+    """Corpus WER and CER (all clips' errors over all reference words / characters, as
+    ``jiwer.wer``/``jiwer.cer`` of the lists), sentence accuracy, and their bootstrap intervals
+    (``bootstrap_intervals``), from one alignment per clip."""
     refs = [r if r.strip() else "<empty>" for r in references]
     hyps = [h if h.strip() else "" for h in hypotheses]
+    counts = _clip_counts(refs, hyps)
+    totals = counts.sum(0) if len(counts) else np.zeros(4)
     return {
-        "wer": float(jiwer.wer(refs, hyps)),
-        "cer": float(jiwer.cer(refs, hyps)),
+        "wer": float(totals[0] / max(totals[1], 1)),
+        "cer": float(totals[2] / max(totals[3], 1)),
         "sentence_accuracy": float(sum(r == h for r, h in zip(references, hypotheses)) / max(len(refs), 1)),
         "clips": len(refs),
-        **bootstrap_intervals(refs, hyps),
+        **_count_intervals(counts),
     }
+
+
+def _clip_counts(references: list[str], hypotheses: list[str]) -> np.ndarray:
+    """``[clips, 4]``: word errors, reference words, character errors, reference characters."""
+    import jiwer
+
+    counts = []
+    for r, h in zip(references, hypotheses):
+        w, c = jiwer.process_words(r, h), jiwer.process_characters(r, h)
+        counts.append((w.substitutions + w.deletions + w.insertions, w.substitutions + w.deletions + w.hits,
+                       c.substitutions + c.deletions + c.insertions, c.substitutions + c.deletions + c.hits))
+    return np.asarray(counts, np.float64).reshape(-1, 4)
+
+
+def _resample_sizes(resamples: int, chunk: int = 100):
+    """Bootstrap resamples drawn ``chunk`` at a time, to bound the memory on large splits."""
+    return [min(chunk, resamples - i) for i in range(0, resamples, chunk)]
 
 
 def bootstrap_intervals(references: list[str], hypotheses: list[str], resamples: int = 1000,
@@ -27,26 +47,22 @@ def bootstrap_intervals(references: list[str], hypotheses: list[str], resamples:
 
     Why: on small splits (GRID's 60 validation clips hold 360 words, one word is 0.28 points)
     two models' scores often differ by less than this interval, so a ranking is noise."""
-    import jiwer
+    return _count_intervals(_clip_counts(references, hypotheses), resamples, level, seed)
 
-    if not references:
+
+def _count_intervals(counts: np.ndarray, resamples: int = 1000, level: float = 0.95, seed: int = 0) -> dict:
+    if not len(counts):
         return {}
-    counts = []  # per clip: word errors, words, character errors, characters
-    for r, h in zip(references, hypotheses):
-        w, c = jiwer.process_words(r, h), jiwer.process_characters(r, h)
-        counts.append((w.substitutions + w.deletions + w.insertions, len(r.split()),
-                       c.substitutions + c.deletions + c.insertions, len(r)))
-    counts = np.asarray(sorted(counts), np.float64)  # sorted: the same clips give the same interval in any order
+    counts = counts[np.lexsort(counts.T[::-1])]  # sorted: the same clips give the same interval in any order
     rng = np.random.default_rng(seed)
-    sums = np.concatenate([counts[rng.integers(0, len(counts), size=(min(100, resamples - i), len(counts)))].sum(1)
-                           for i in range(0, resamples, 100)])  # [resamples, 4], 100 at a time to bound the memory
+    sums = np.concatenate([counts[rng.integers(0, len(counts), size=(n, len(counts)))].sum(1)
+                           for n in _resample_sizes(resamples)])  # [resamples, 4]
     tail = 100 * (1 - level) / 2
-    key = f"{round(100 * level)}"
     out = {}
     for name, err, total in (("wer", 0, 1), ("cer", 2, 3)):
         rates = sums[:, err] / np.maximum(sums[:, total], 1)
-        out[f"{name}_ci{key}"] = [round(float(np.percentile(rates, tail)), 4),
-                                  round(float(np.percentile(rates, 100 - tail)), 4)]
+        out[f"{name}_ci{round(100 * level)}"] = [round(float(np.percentile(rates, tail)), 4),
+                                                 round(float(np.percentile(rates, 100 - tail)), 4)]
     return out
 
 
@@ -105,11 +121,11 @@ def _classification_intervals(y_true, y_pred, num_classes: int, resamples: int =
     codes = np.sort(np.asarray(y_true, np.int64) * num_classes + np.asarray(y_pred, np.int64))  # order-free
     if codes.size == 0:
         return {}
-    rng, cells, chunk = np.random.default_rng(seed), num_classes * num_classes, 100  # chunks bound the memory
-    m = np.concatenate([
+    rng, cells = np.random.default_rng(seed), num_classes * num_classes
+    m = np.concatenate([  # one confusion matrix per resample: bincount with each resample's cells offset
         np.bincount((codes[rng.integers(0, codes.size, size=(n, codes.size))] + np.arange(n)[:, None] * cells).ravel(),
                     minlength=n * cells).reshape(n, num_classes, num_classes)
-        for n in [chunk] * (resamples // chunk) + ([resamples % chunk] if resamples % chunk else [])]).astype(float)
+        for n in _resample_sizes(resamples)]).astype(float)
     tp = np.diagonal(m, axis1=1, axis2=2)
     predicted, support = m.sum(1), m.sum(2)
     f1 = _precision_recall_f1(tp, predicted, support)[2]
