@@ -96,6 +96,67 @@ def test_grow_from_a_narrower_model_computes_the_same_function():
         EmotionCNN(labels=LABELS[:2], input_size=32, filters=(6, 12), kernel_sizes=(5, 3)).grow_from(narrow)
 
 
+def test_shrink_from_keeps_the_strongest_channels():
+    """Pruning a wider model whose extra channels are silent (BatchNorm γ = β = 0: ELU(0) = 0 out)
+    keeps exactly the live ones, so the narrower model computes the same function."""
+    wide = EmotionCNN(labels=LABELS, input_size=32, filters=(6, 12), kernel_sizes=(5, 3), convs_per_block=2,
+                      dense_units=16)
+    rng = np.random.default_rng(2)
+    silent = {}
+    for layer in wide.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            gamma = rng.uniform(0.5, 2, n) * rng.choice([-1, 1], n)  # |γ| ranks, whatever the sign
+            beta = rng.normal(0, 1, n)
+            dead = np.sort(rng.choice(n, n // 3, replace=False))  # scattered, not the last ones
+            gamma[dead], beta[dead] = 0.0, 0.0
+            silent[layer.name] = dead
+            layer.set_weights([gamma, beta, rng.normal(0, 1, n), rng.uniform(0.1, 3, n)])
+    wide.get_layer("mean_face").set_mean(np.full((32, 32, 1), 0.4, np.float32))
+    narrow = EmotionCNN(labels=LABELS, input_size=32, filters=(4, 8), kernel_sizes=(5, 3), convs_per_block=2,
+                        dense_units=11)
+    assert narrow.resize_from(wide) == "shrunk"
+    x = _faces(4)
+    np.testing.assert_allclose(np.asarray(narrow.predict_on_batch(x)), np.asarray(wide.predict_on_batch(x)), atol=1e-5)
+    live = np.setdiff1d(np.arange(6), silent["block1_bn1"])
+    np.testing.assert_array_equal(np.asarray(narrow.get_layer("block1_conv1").kernel),
+                                  np.asarray(wide.get_layer("block1_conv1").kernel)[..., live])
+    np.testing.assert_allclose(np.asarray(narrow.get_layer("mean_face").mean_face), 0.4)
+    with pytest.raises(ValueError, match="narrower than this model"):
+        wide.shrink_from(narrow)
+    mixed = EmotionCNN(labels=LABELS, input_size=32, filters=(8, 8), kernel_sizes=(5, 3), convs_per_block=2,
+                       dense_units=16)
+    with pytest.raises(ValueError, match="wider than this model"):
+        mixed.resize_from(wide)
+
+
+def test_distillation_targets_and_a_pruned_student(shared_data, tmp_path):
+    """``--distill-from``: the teacher's probabilities (cached in the run) blended with the one-hot
+    labels are the training targets; a narrower ``--init-from`` starts as the pruned teacher."""
+    from lipkeras.train.config import EmotionConfig
+    from lipkeras.train.emotion import distilled_targets, load_split, train
+
+    root = _fer_folder(shared_data, tmp_path, LABELS, 8)
+    teacher = EmotionCNN(labels=LABELS, input_size=48, filters=(8, 16), kernel_sizes=(3, 3), dense_units=8)
+    teacher.save(tmp_path / "teacher.keras")
+    cfg = EmotionConfig(data=str(root), out=str(tmp_path / "student"), epochs=1, batch_size=8, filters="6,12",
+                        kernel_sizes="3,3", dense_units=8, distill_from=str(tmp_path / "teacher.keras"),
+                        distill_views=2, distill_weight=0.6, init_from=str(tmp_path / "teacher.keras"))
+    summary = train(cfg)
+    assert summary["epochs_run"] == 1 and summary["parameters"] < teacher.count_params()
+    cache = np.load(tmp_path / "student" / "teacher_probs.npz")
+    labels, (paths, ids), _, _, _ = load_split(cfg)
+    assert cache["probs"].shape == (len(paths), 3)
+    expected = np.asarray(teacher.with_views(2).predict_on_batch(
+        np.stack([keras.utils.img_to_array(keras.utils.load_img(p, color_mode="grayscale")) / 255.0 for p in paths])))
+    np.testing.assert_allclose(cache["probs"], expected, atol=1e-4)
+    targets = distilled_targets(cfg, labels, paths, ids, tmp_path / "student")  # from the cache
+    np.testing.assert_allclose(targets, 0.6 * cache["probs"] + 0.4 * np.eye(3)[ids], atol=1e-6)
+    np.testing.assert_allclose(targets.sum(1), 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="distill_weight must lie"):
+        EmotionConfig(distill_weight=1.5)
+
+
 def test_inference_is_deterministic():
     model = EmotionCNN(labels=LABELS, input_size=32, filters=(4, 8), kernel_sizes=(5, 3), convs_per_block=1)
     x = _faces(3)
@@ -129,7 +190,7 @@ def test_emotion_stage_trains_on_real_fer_faces(shared_data, tmp_path):
     for a, b in zip(cont.trainable_weights, model.trainable_weights):  # (BN statistics move in training)
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
     assert more["epochs_run"] == 1
-    with pytest.raises(ValueError, match="cannot grow from .*convs_per_block differ"):
+    with pytest.raises(ValueError, match="cannot resize from .*convs_per_block differ"):
         train(EmotionConfig(data=str(root), out=str(tmp_path / "other"), epochs=1, batch_size=8, dense_units=16,
                             init_from=str(out / "best.keras")))
     # Grow it into a wider model, training in bfloat16: the old weights fill the first channels.

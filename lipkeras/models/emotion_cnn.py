@@ -80,11 +80,7 @@ class EmotionCNN(ConfigModel):
         so this model computes exactly what ``source`` does until training uses the new width."""
         import numpy as np
 
-        mine, theirs = self.get_config(), source.get_config()
-        same = ("labels", "input_size", "channels", "kernel_sizes", "convs_per_block", "mean_face", "batch_norm")
-        differ = [k for k in same if tuple(np.atleast_1d(mine[k])) != tuple(np.atleast_1d(theirs[k]))]
-        if differ or len(mine["filters"]) != len(theirs["filters"]):
-            raise ValueError(f"cannot grow from {source.name}: {', '.join(differ) or 'number of blocks'} differ")
+        mine, theirs = self._transfer_check(source)
         if any(a < b for a, b in zip(mine["filters"] + (mine["dense_units"],),
                                      theirs["filters"] + (theirs["dense_units"],))):
             raise ValueError(f"cannot grow from {source.name}: it is wider than this model somewhere")
@@ -119,6 +115,73 @@ class EmotionCNN(ConfigModel):
                 if len(new) > 1:
                     new[1][:old[1].shape[0]] = old[1]
             layer.set_weights(new)
+
+    def shrink_from(self, source: "EmotionCNN") -> None:
+        """Start from a wider trained ``source`` of the same design (structured pruning): each
+        layer keeps the ``source`` channels/units whose BatchNorm scale ``|γ|`` is largest (the
+        kernel's L1 norm without BatchNorm), in their order, and the layer after it keeps the
+        matching inputs. A channel left out is one the student must do without, so fine-tune
+        (e.g. with ``--distill-from`` the source) after it."""
+        import numpy as np
+
+        mine, theirs = self._transfer_check(source)
+        if any(a > b for a, b in zip(mine["filters"] + (mine["dense_units"],),
+                                     theirs["filters"] + (theirs["dense_units"],))):
+            raise ValueError(f"cannot shrink from {source.name}: it is narrower than this model somewhere")
+
+        def strongest(layer, bn, count):
+            if bn is not None:
+                score = np.abs(np.asarray(bn.gamma))
+            else:
+                k = np.asarray(layer.kernel)
+                score = np.abs(k).reshape(-1, k.shape[-1]).sum(0)
+            return np.sort(np.argsort(-score, kind="stable")[:count])
+
+        def copy(name, bn_name, keep_in, count, rows=None):
+            src, dst = source.get_layer(name), self.get_layer(name)
+            bn = source.get_layer(bn_name) if mine["batch_norm"] else None
+            keep = strongest(src, bn, count)
+            w = [np.asarray(v) for v in src.get_weights()]
+            k = w[0] if keep_in is None else (rows(w[0], keep_in) if rows else w[0][..., keep_in, :])
+            dst.set_weights([k[..., keep]] + [b[keep] for b in w[1:]])
+            if bn is not None:
+                self.get_layer(bn_name).set_weights([np.asarray(v)[keep] for v in bn.get_weights()])
+            return keep
+
+        if mine["mean_face"]:
+            self.get_layer("mean_face").set_weights(source.get_layer("mean_face").get_weights())
+        keep = None
+        for b, f in enumerate(mine["filters"]):
+            for c in range(mine["convs_per_block"]):
+                keep = copy(f"block{b + 1}_conv{c + 1}", f"block{b + 1}_bn{c + 1}", keep, f)
+        c_old = theirs["filters"][-1]
+
+        def flattened(k, channels):  # rows are flattened (h, w, c): keep the same channels at every position
+            hw = k.shape[0] // c_old
+            return k.reshape(hw, c_old, -1)[:, channels, :].reshape(hw * len(channels), -1)
+        keep = copy("dense", "dense_bn", keep, mine["dense_units"], rows=flattened)
+        out = source.get_layer("probabilities").get_weights()
+        self.get_layer("probabilities").set_weights([np.asarray(out[0])[keep], np.asarray(out[1])])
+
+    def resize_from(self, source: "EmotionCNN") -> str:
+        """``grow_from`` a narrower or ``shrink_from`` a wider ``source``; returns which it did."""
+        mine, theirs = self._transfer_check(source)
+        widths = list(zip(mine["filters"] + (mine["dense_units"],), theirs["filters"] + (theirs["dense_units"],)))
+        if all(a <= b for a, b in widths):
+            self.shrink_from(source)
+            return "shrunk"
+        self.grow_from(source)
+        return "grown"
+
+    def _transfer_check(self, source: "EmotionCNN") -> tuple[dict, dict]:
+        import numpy as np
+
+        mine, theirs = self.get_config(), source.get_config()
+        same = ("labels", "input_size", "channels", "kernel_sizes", "convs_per_block", "mean_face", "batch_norm")
+        differ = [k for k in same if tuple(np.atleast_1d(mine[k])) != tuple(np.atleast_1d(theirs[k]))]
+        if differ or len(mine["filters"]) != len(theirs["filters"]):
+            raise ValueError(f"cannot resize from {source.name}: {', '.join(differ) or 'number of blocks'} differ")
+        return mine, theirs
 
     def with_views(self, views: int, shift: int | None = None) -> "EmotionCNN":
         """The same weights averaging over ``views`` test-time views of each face (1: none)."""

@@ -60,14 +60,17 @@ def leaked(train_paths: Sequence[str], held_paths: Sequence[str]) -> np.ndarray:
 def image_folder_dataset(paths: Sequence[str], label_ids: Sequence[int], image_size: int = 48, channels: int = 1,
                          batch_size: int = 64, training: bool = False, seed: int | None = None, cache: bool = False,
                          augment=None):
-    """Batches ``(faces [B, S, S, C] float32 in [0, 1], label ids [B])``.
+    """Batches ``(faces [B, S, S, C] float32 in [0, 1], label ids [B])`` (or ``[B, K]`` soft targets
+    when ``label_ids`` is ``[N, K]``).
 
     ``training`` shuffles; ``augment`` (a function on a batch of faces, e.g. the emotion stage's
     flip + cutout + rotation) is applied after batching, in ``tf.data``, never inside the model.
     """
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices((list(map(str, paths)), np.asarray(label_ids, np.int32)))
+    labels = np.asarray(label_ids)  # class ids, or soft targets [N, K] (e.g. a teacher's probabilities)
+    labels = labels.astype(np.float32) if labels.ndim == 2 else labels.astype(np.int32)
+    ds = tf.data.Dataset.from_tensor_slices((list(map(str, paths)), labels))
 
     def load(path, label):
         img = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)

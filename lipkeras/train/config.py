@@ -202,10 +202,18 @@ class EmotionConfig(TrainingConfig):
     tune: int = 0  # >0: keras-tuner random search of this many trials instead of one training run
     tune_epochs: int = 10  # epochs per tuner trial (early stopping inside)
     from_tuner: str | None = None  # train with the best hyperparameters of this tuning run folder
-    init_from: str | None = None  # start from this .keras model's weights (same architecture and labels)
+    init_from: str | None = None  # start from this .keras model's weights (same design and labels; other widths resized)
+    distill_from: str | None = None  # a trained emotion .keras model whose probabilities become the training targets
+    distill_weight: float = 0.7  # the teacher's share of each target, the one-hot label the rest
+    distill_views: int = 10  # test-time views the teacher averages over (its best probabilities)
+    distill_temperature: float = 1.0  # >1 softens the teacher's probabilities (p^(1/T), renormalised)
 
     def __post_init__(self):
         super().__post_init__()
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise ValueError(f"distill_weight must lie in [0, 1], got {self.distill_weight}")
+        if self.distill_temperature <= 0:
+            raise ValueError(f"distill_temperature must be positive, got {self.distill_temperature}")
         if self.lr_schedule not in ("plateau", "cosine"):
             raise ValueError(f"lr_schedule must be 'plateau' or 'cosine', got {self.lr_schedule!r}")
         if self.kernel_sizes and len(int_list(self.kernel_sizes)) != len(int_list(self.filters)):

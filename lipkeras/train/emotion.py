@@ -51,7 +51,7 @@ def make_augment(cfg: EmotionConfig, seed: int | None = None):
 
 
 def make_mixup(alpha: float, num_classes: int, seed: int | None = None):
-    """mixup (Zhang et al., 2018) on a training batch ``(faces [B, S, S, C], ids [B])``: each face
+    """mixup (Zhang et al., 2018) on a training batch ``(faces [B, S, S, C], ids [B] or targets [B, K])``: each face
     becomes ``λ·face + (1-λ)·other`` with another face of the batch and ``λ ~ Beta(α, α)`` drawn per
     face, and its target the same blend of the two one-hot labels ``[B, K]``. In ``tf.data`` only,
     like the augmentation; validation batches keep their class ids."""
@@ -63,7 +63,7 @@ def make_mixup(alpha: float, num_classes: int, seed: int | None = None):
         g2 = tf.random.gamma([b], alpha, seed=None if seed is None else seed + 1)
         lam = g1 / tf.maximum(g1 + g2, 1e-12)
         other = tf.random.shuffle(tf.range(b), seed=seed)
-        onehot = tf.one_hot(tf.cast(y, tf.int32), num_classes)
+        onehot = y if y.shape.rank == 2 else tf.one_hot(tf.cast(y, tf.int32), num_classes)  # soft targets as they are
         xl = tf.reshape(tf.cast(lam, x.dtype), [-1, 1, 1, 1])
         x = xl * x + (1.0 - xl) * tf.gather(x, other)
         t = lam[:, None] * onehot + (1.0 - lam[:, None]) * tf.gather(onehot, other)
@@ -101,6 +101,48 @@ def load_split(cfg: EmotionConfig):
         keep = [i for j, i in enumerate(keep) if j not in copies]
     return (labels, (train_paths, [index[n] for n in train_names]),
             ([val_paths[i] for i in keep], [index[val_names[i]] for i in keep]), skipped, len(copies))
+
+
+def distilled_targets(cfg: EmotionConfig, labels, paths, ids, out: Path) -> np.ndarray:
+    """Training targets ``[N, K]`` for knowledge distillation (Hinton et al., 2015): the teacher
+    ``cfg.distill_from``'s probabilities for each training face (un-augmented, averaged over
+    ``distill_views`` test-time views, softened by ``distill_temperature``) blended with the one-hot
+    label, ``distill_weight`` for the teacher. The probabilities are computed once and kept in
+    ``out/teacher_probs.npz`` (a resumed run reuses them)."""
+    import keras
+
+    from lipkeras.emotion import for_inference
+    from lipkeras.records.image_folder import image_folder_dataset
+
+    cache = out / "teacher_probs.npz"
+    key = np.array([str(Path(cfg.distill_from).resolve()), str(cfg.distill_views), str(len(paths)), cfg.precision])
+    probs = None
+    if cache.is_file():
+        with np.load(cache) as f:
+            if np.array_equal(f["key"], key) and np.array_equal(f["ids"], np.asarray(ids)):
+                probs = f["probs"]
+    if probs is None:
+        import lipkeras.models  # noqa: F401  (registers the classes)
+
+        teacher = keras.saving.load_model(cfg.distill_from, compile=False)
+        if tuple(getattr(teacher, "labels", ())) != tuple(labels):
+            raise ValueError(f"{cfg.distill_from}: teacher labels {tuple(getattr(teacher, 'labels', ()))} differ "
+                             f"from the data's {tuple(labels)}")
+        model = for_inference(teacher, cfg.precision, cfg.distill_views)
+        t0 = time.perf_counter()
+        faces = image_folder_dataset(paths, ids, cfg.input_size, batch_size=256)
+        probs = np.concatenate([np.asarray(model.predict_on_batch(x), np.float32) for x, _ in faces])
+        tmp = out / ".teacher_probs.tmp.npz"
+        np.savez(tmp, key=key, ids=np.asarray(ids), probs=probs)
+        tmp.replace(cache)
+        print(f"teacher {cfg.distill_from} ({cfg.distill_views} views): {len(paths)} training faces in "
+              f"{time.perf_counter() - t0:.0f} s, agrees with {np.mean(probs.argmax(1) == np.asarray(ids)):.2%} "
+              f"of their labels", flush=True)
+    if cfg.distill_temperature != 1.0:
+        probs = np.power(np.maximum(probs, 1e-12), 1.0 / cfg.distill_temperature)
+        probs = probs / probs.sum(1, keepdims=True)
+    onehot = np.eye(len(labels), dtype=np.float32)[np.asarray(ids)]
+    return (cfg.distill_weight * probs + (1.0 - cfg.distill_weight) * onehot).astype(np.float32)
 
 
 def record_splits(pattern) -> dict:
@@ -284,6 +326,8 @@ def train(cfg: EmotionConfig) -> dict:
     out = start_run(cfg)
     seed = data_seed(cfg)  # a resumed run gets fresh augmented samples
     if is_records(cfg.data):
+        if cfg.distill_from:
+            raise ValueError(f"{cfg.data}: --distill-from covers image folders, not face records")
         labels, plain, train_ds, val_ds, counts = record_datasets(cfg, seed)
         skipped = []
         clips = {"train_clips": counts["train"], "val_clips": counts[cfg.val_split]}
@@ -302,7 +346,8 @@ def train(cfg: EmotionConfig) -> dict:
         (out / "split.json").write_text(json.dumps({"labels": labels, "val": sorted(va_paths)}, indent=0) + "\n")
         train_faces, val_faces, clips = len(tr_paths), len(va_paths), {"val_copies_dropped": dropped}
         plain = image_folder_dataset(tr_paths, tr_ids, cfg.input_size, batch_size=256, cache=False)
-        train_ds = image_folder_dataset(tr_paths, tr_ids, cfg.input_size, batch_size=cfg.batch_size, training=True,
+        targets = distilled_targets(cfg, labels, tr_paths, tr_ids, out) if cfg.distill_from else tr_ids
+        train_ds = image_folder_dataset(tr_paths, targets, cfg.input_size, batch_size=cfg.batch_size, training=True,
                                         seed=seed, cache=cfg.cache, augment=make_augment(cfg, seed))
         val_ds = image_folder_dataset(va_paths, va_ids, cfg.input_size, batch_size=256, cache=cfg.cache)
     if cfg.mixup:

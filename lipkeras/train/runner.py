@@ -88,8 +88,9 @@ def sgd(cfg, learning_rate):
 
 def initialise_from(model, path: str, check=None) -> None:
     """Start ``model`` from the weights of the ``.keras`` model at ``path`` (``--init-from``):
-    ``check(source)`` may refuse it first; a model with ``grow_from`` may start from a narrower
-    one of its design; any other difference of architecture is a one-line error."""
+    ``check(source)`` may refuse it first; a model with ``resize_from`` may start from a narrower or
+    a wider one of its design (``EmotionCNN``: widened, or pruned to its strongest channels); any
+    other difference of architecture is a one-line error."""
     import keras
 
     import lipkeras.models  # noqa: F401  (registers the classes)
@@ -100,13 +101,13 @@ def initialise_from(model, path: str, check=None) -> None:
     try:
         model.set_weights(source.get_weights())
     except ValueError as e:
-        if not hasattr(model, "grow_from"):
+        if not hasattr(model, "resize_from"):
             raise ValueError(f"{path}: not the same architecture as this config ({e})") from None
-        try:  # a wider model of the same design starts as the narrower one (EmotionCNN.grow_from)
-            model.grow_from(source)
-        except ValueError as grow_error:
-            raise ValueError(f"{path}: {grow_error}") from None
-        print(f"grown from {path} ({source.count_params():,} → {model.count_params():,} parameters)", flush=True)
+        try:  # a model of the same design at other widths (EmotionCNN.grow_from / shrink_from)
+            how = model.resize_from(source)
+        except ValueError as resize_error:
+            raise ValueError(f"{path}: {resize_error}") from None
+        print(f"{how} from {path} ({source.count_params():,} → {model.count_params():,} parameters)", flush=True)
         return
     print(f"initialised from {path}", flush=True)
 
