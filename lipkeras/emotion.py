@@ -205,8 +205,11 @@ class EmotionReader:
     def _small_image(self, path: Path) -> bool:
         from PIL import Image
 
-        with Image.open(path) as img:
-            return max(img.size) <= 2 * self.size
+        try:
+            with Image.open(path) as img:
+                return max(img.size) <= 2 * self.size
+        except Exception:  # empty or corrupt: the landmarker's reason (SkipInput) is the one to report
+            return False
 
 
 def ship(model_file: str | Path, out_dir: str | Path, face_size: int = 112, face_side: float = FER_FACE_SIDE,
