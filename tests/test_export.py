@@ -168,7 +168,7 @@ def test_tflite_matches_keras(tmp_path, mouth_clips, fer_faces):
         export_tflite("grid_crossmodal", out=tmp_path)
 
 
-def test_int8_tflite_emotion_model_runs_in_the_reader(tmp_path, shared_data, fer_faces):
+def test_int8_tflite_emotion_model_runs_in_the_reader(tmp_path, shared_data, fer_faces, capfd):
     """int8 post-training quantization calibrated on real FER faces: float32 in/out, int8 inside;
     ``EmotionReader`` runs the flatbuffer (labels from its lipkeras.json) with test-time views."""
     import shutil
@@ -179,6 +179,9 @@ def test_int8_tflite_emotion_model_runs_in_the_reader(tmp_path, shared_data, fer
     from lipkeras.models import EmotionCNN
 
     labels = ("angry", "happy", "neutral")
+    import keras
+
+    keras.utils.set_random_seed(0)  # the same random network every run (its int8 error depends on its weights)
     model = EmotionCNN(labels=labels, input_size=48, filters=(4, 8), kernel_sizes=(5, 3), convs_per_block=1,
                        dense_units=8)
     (tmp_path / "emo").mkdir()
@@ -198,13 +201,18 @@ def test_int8_tflite_emotion_model_runs_in_the_reader(tmp_path, shared_data, fer
     assert interpreter.get_input_details()[0]["dtype"] == np.float32
     assert any(d["dtype"] == np.int8 for d in interpreter.get_tensor_details())  # int8 inside
 
+    capfd.readouterr()
     reader = EmotionReader(str(path.parent), views=1)  # the folder of model.tflite
     assert reader.labels == labels and (reader.size, reader.channels) == (48, 1)
     probs = reader.predict_faces(fer_faces)
+    assert "XNNPACK" not in capfd.readouterr().err  # the delegate's INFO line stays off the user's stderr
     keras_probs = np.asarray(model.predict_on_batch(fer_faces.astype(np.float32) / 255))
     assert probs.shape == keras_probs.shape
     np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-2)
-    np.testing.assert_allclose(probs, keras_probs, atol=0.05)  # int8 rounding, not another function
+    # int8 rounding, not another function: small on average, bounded everywhere (measured over six
+    # random networks: mean 0.002-0.004, max 0.008-0.031; unseeded runs reached 0.087 at worst)
+    assert np.abs(probs - keras_probs).mean() < 0.01
+    np.testing.assert_allclose(probs, keras_probs, atol=0.1)
     mirrored = reader.predict_faces(fer_faces[:, :, ::-1])
     np.testing.assert_allclose(EmotionReader(str(path), views=2).predict_faces(fer_faces), (probs + mirrored) / 2,
                                atol=1e-6)

@@ -179,6 +179,10 @@ class TFLiteFaceClassifier:
         self._run = interpreter.get_signature_runner("serving_default")
         shape = self._run.get_input_details()["faces"]["shape"]
         self.input_shape = (None, *map(int, shape[1:]))
+        from lipkeras._quiet import native_stderr_silenced
+
+        with native_stderr_silenced():  # the first run creates the XNNPACK delegate, which prints an INFO line
+            self._run(faces=np.zeros((1, *self.input_shape[1:]), np.float32))
         if views != 1:
             self.views, self._face_views = views, self.with_views(views)._face_views
 
