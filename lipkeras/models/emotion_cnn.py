@@ -137,7 +137,7 @@ class EmotionCNN(ConfigModel):
                 score = np.abs(k).reshape(-1, k.shape[-1]).sum(0)
             return np.sort(np.argsort(-score, kind="stable")[:count])
 
-        def copy(name, bn_name, keep_in, count, rows=None):
+        def prune(name, bn_name, keep_in, count, rows=None):  # → the source channels kept
             src, dst = source.get_layer(name), self.get_layer(name)
             bn = source.get_layer(bn_name) if mine["batch_norm"] else None
             keep = strongest(src, bn, count)
@@ -153,13 +153,13 @@ class EmotionCNN(ConfigModel):
         keep = None
         for b, f in enumerate(mine["filters"]):
             for c in range(mine["convs_per_block"]):
-                keep = copy(f"block{b + 1}_conv{c + 1}", f"block{b + 1}_bn{c + 1}", keep, f)
+                keep = prune(f"block{b + 1}_conv{c + 1}", f"block{b + 1}_bn{c + 1}", keep, f)
         c_old = theirs["filters"][-1]
 
         def flattened(k, channels):  # rows are flattened (h, w, c): keep the same channels at every position
             hw = k.shape[0] // c_old
             return k.reshape(hw, c_old, -1)[:, channels, :].reshape(hw * len(channels), -1)
-        keep = copy("dense", "dense_bn", keep, mine["dense_units"], rows=flattened)
+        keep = prune("dense", "dense_bn", keep, mine["dense_units"], rows=flattened)
         out = source.get_layer("probabilities").get_weights()
         self.get_layer("probabilities").set_weights([np.asarray(out[0])[keep], np.asarray(out[1])])
 
