@@ -114,6 +114,18 @@ class LipReader:
     def recognize_batch(self, frames: np.ndarray, lengths: np.ndarray, beam_width: int = 0,
                         lm_weight: float | None = None, ctc_weight: float | None = None) -> list[dict]:
         """One dict per clip: ``text`` (+ ``score``, ``lm_score``, ``char_logprobs``… for cross-modal models)."""
+        if not getattr(self, "_ran", False):
+            from lipkeras._quiet import native_stderr_silenced
+
+            # the first run logs TF's one-time oneDNN notice (an "E" line about its DT_BOOL fallback)
+            # on the raw stderr, between the user's per-video lines; failures still raise
+            with native_stderr_silenced():
+                out = self._recognize_batch(frames, lengths, beam_width, lm_weight, ctc_weight)
+            self._ran = True
+            return out
+        return self._recognize_batch(frames, lengths, beam_width, lm_weight, ctc_weight)
+
+    def _recognize_batch(self, frames, lengths, beam_width, lm_weight, ctc_weight) -> list[dict]:
         from lipkeras.decode import decode
 
         cfg = self.decoding_config(beam_width, lm_weight, ctc_weight)

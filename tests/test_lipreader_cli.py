@@ -41,10 +41,13 @@ def test_transcribe_bundled_clips_and_a_faceless_video(shipped, grid_sample, tmp
     assert "no face detected" in by_name.pop("noface.mp4")["error"]
     for d in by_name.values():
         assert d["model"] == "grid_lipreader" and d["frames"] == 75 and d["seconds"] > 0
-    # The shipped model is at 7 % test WER: most, not all, sentences come out with six words.
+    # The shipped model is at ~5 % test WER: most, not all, sentences come out with six words.
     six = sum(len(d["text"].split()) == 6 for d in by_name.values())
     assert six >= 8, [d["text"] for d in by_name.values()]
     assert "noface.mp4: no face detected" in r.stderr and "Traceback" not in r.stderr
+    # stderr holds the per-video reasons only: no native log lines (e.g. TF's oneDNN notice on AVX-512)
+    assert [line for line in r.stderr.splitlines() if line.strip()] == [
+        line for line in r.stderr.splitlines() if line.startswith("lipkeras transcribe: ")], r.stderr[-2000:]
 
 
 def test_evaluate_json_and_csv(shipped, grid_sample, tmp_path):
