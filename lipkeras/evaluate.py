@@ -17,7 +17,7 @@ def evaluate(reader, data: str, ids=None, split: str | None = None, beam_width: 
     """
     import time
 
-    from lipkeras.metrics import clip_errors, text_metrics
+    from lipkeras.metrics import clip_counts, text_metrics
     from lipkeras.records import mouth_dataset
     from lipkeras.train.callbacks import transcribe_dataset
 
@@ -29,16 +29,17 @@ def evaluate(reader, data: str, ids=None, split: str | None = None, beam_width: 
     seconds = time.perf_counter() - t0
     if not refs:
         raise ValueError(f"{data}: no clips to evaluate (check --ids / --split)")
-    metrics = text_metrics(refs, hyps)
+    counts = clip_counts(refs, hyps)  # one alignment per clip, for the totals and the per-clip table
+    metrics = text_metrics(refs, hyps, counts)
     import dataclasses
 
     decoding = dataclasses.asdict(reader.decoding_config(beam_width, lm_weight, ctc_weight))
     metrics.update(model=str(reader.path), data=str(data), **decoding,
                    seconds=round(seconds, 2), seconds_per_clip=round(seconds / len(refs), 4))
     rows = []
-    for cid, r, h in sorted(zip(clip_ids, refs, hyps)):
-        w, c = clip_errors(r, h)
-        rows.append({"clip_id": cid, "reference": r, "hypothesis": h, "wer": round(w, 4), "cer": round(c, 4)})
+    for cid, r, h, (we, wn, ce, cn) in sorted(zip(clip_ids, refs, hyps, counts.tolist()), key=lambda row: row[:3]):
+        rows.append({"clip_id": cid, "reference": r, "hypothesis": h, "wer": round(we / max(wn, 1), 4),
+                     "cer": round(ce / max(cn, 1), 4)})
     return metrics, rows
 
 

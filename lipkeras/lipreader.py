@@ -78,6 +78,7 @@ class LipReader:
         self.vocab = Vocabulary(self.meta.get("vocab", DEFAULT.chars))
         self.kind = "crossmodal" if isinstance(self.model, lipkeras.models.CrossModalReader) else "ctc"
         self.recognizer = self.lm = None
+        self._ran = False  # the first recognition runs with native stderr silenced (recognize_batch)
         lm_file = self.path.parent / self.meta["lm"] if self.meta.get("lm") else None
         if lm_file is not None and lm_file.is_file():
             self.lm = keras.saving.load_model(lm_file, compile=False)
@@ -114,7 +115,7 @@ class LipReader:
     def recognize_batch(self, frames: np.ndarray, lengths: np.ndarray, beam_width: int = 0,
                         lm_weight: float | None = None, ctc_weight: float | None = None) -> list[dict]:
         """One dict per clip: ``text`` (+ ``score``, ``lm_score``, ``char_logprobs``… for cross-modal models)."""
-        if not getattr(self, "_ran", False):
+        if not self._ran:
             from lipkeras._quiet import native_stderr_silenced
 
             # the first run logs TF's one-time oneDNN notice (an "E" line about its DT_BOOL fallback)

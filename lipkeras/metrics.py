@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 
-def text_metrics(references: list[str], hypotheses: list[str]) -> dict:
+def text_metrics(references: list[str], hypotheses: list[str], counts: np.ndarray | None = None) -> dict:
     """Corpus WER and CER (all clips' errors over all reference words / characters, as
     ``jiwer.wer``/``jiwer.cer`` of the lists), sentence accuracy, and their bootstrap intervals
-    (``bootstrap_intervals``), from one alignment per clip."""
-    refs = [r if r.strip() else "<empty>" for r in references]
-    hyps = [h if h.strip() else "" for h in hypotheses]
-    counts = _clip_counts(refs, hyps)
+    (``bootstrap_intervals``), from one alignment per clip (``counts``: ``clip_counts`` of the
+    same lists, when the caller needs them too)."""
+    refs = _references(references)
+    counts = clip_counts(references, hypotheses) if counts is None else counts
     totals = counts.sum(0) if len(counts) else np.zeros(4)
     return {
         "wer": float(totals[0] / max(totals[1], 1)),
@@ -23,12 +23,17 @@ def text_metrics(references: list[str], hypotheses: list[str]) -> dict:
     }
 
 
-def _clip_counts(references: list[str], hypotheses: list[str]) -> np.ndarray:
-    """``[clips, 4]``: word errors, reference words, character errors, reference characters."""
+def _references(references: list[str]) -> list[str]:
+    return [r if r.strip() else "<empty>" for r in references]  # jiwer refuses an empty reference
+
+
+def clip_counts(references: list[str], hypotheses: list[str]) -> np.ndarray:
+    """``[clips, 4]``: word errors, reference words, character errors, reference characters
+    (a clip's WER is column 0 / column 1, its CER column 2 / column 3)."""
     import jiwer
 
     counts = []
-    for r, h in zip(references, hypotheses):
+    for r, h in zip(_references(references), [h if h.strip() else "" for h in hypotheses]):
         w, c = jiwer.process_words(r, h), jiwer.process_characters(r, h)
         counts.append((w.substitutions + w.deletions + w.insertions, w.substitutions + w.deletions + w.hits,
                        c.substitutions + c.deletions + c.insertions, c.substitutions + c.deletions + c.hits))
@@ -47,7 +52,7 @@ def bootstrap_intervals(references: list[str], hypotheses: list[str], resamples:
 
     Why: on small splits (GRID's 60 validation clips hold 360 words, one word is 0.28 points)
     two models' scores often differ by less than this interval, so a ranking is noise."""
-    return _count_intervals(_clip_counts(references, hypotheses), resamples, level, seed)
+    return _count_intervals(clip_counts(references, hypotheses), resamples, level, seed)
 
 
 def _count_intervals(counts: np.ndarray, resamples: int = 1000, level: float = 0.95, seed: int = 0) -> dict:
@@ -57,20 +62,13 @@ def _count_intervals(counts: np.ndarray, resamples: int = 1000, level: float = 0
     rng = np.random.default_rng(seed)
     sums = np.concatenate([counts[rng.integers(0, len(counts), size=(n, len(counts)))].sum(1)
                            for n in _resample_sizes(resamples)])  # [resamples, 4]
+    return {f"{name}_ci{round(100 * level)}": _percentile_interval(sums[:, err] / np.maximum(sums[:, total], 1), level)
+            for name, err, total in (("wer", 0, 1), ("cer", 2, 3))}
+
+
+def _percentile_interval(values: np.ndarray, level: float = 0.95) -> list[float]:
     tail = 100 * (1 - level) / 2
-    out = {}
-    for name, err, total in (("wer", 0, 1), ("cer", 2, 3)):
-        rates = sums[:, err] / np.maximum(sums[:, total], 1)
-        out[f"{name}_ci{round(100 * level)}"] = [round(float(np.percentile(rates, tail)), 4),
-                                                 round(float(np.percentile(rates, 100 - tail)), 4)]
-    return out
-
-
-def clip_errors(reference: str, hypothesis: str) -> tuple[float, float]:
-    import jiwer
-
-    ref = reference if reference.strip() else "<empty>"
-    return float(jiwer.wer(ref, hypothesis)), float(jiwer.cer(ref, hypothesis))
+    return [round(float(np.percentile(values, tail)), 4), round(float(np.percentile(values, 100 - tail)), 4)]
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
@@ -132,8 +130,4 @@ def _classification_intervals(y_true, y_pred, num_classes: int, resamples: int =
     present = support > 0
     accuracy = tp.sum(1) / codes.size
     macro_f1 = (f1 * present).sum(1) / np.maximum(present.sum(1), 1)
-
-    def interval(x):
-        return [round(float(np.percentile(x, 2.5)), 4), round(float(np.percentile(x, 97.5)), 4)]
-
-    return {"accuracy_ci95": interval(accuracy), "macro_f1_ci95": interval(macro_f1)}
+    return {"accuracy_ci95": _percentile_interval(accuracy), "macro_f1_ci95": _percentile_interval(macro_f1)}
