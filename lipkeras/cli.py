@@ -43,6 +43,8 @@ def _evaluate_emotion(args) -> int:
     stem = args.csv[:-4] if args.csv and args.csv.endswith(".csv") else (
         args.csv or f"evaluation/{Path(reader.path).parent.name}_{Path(args.data).stem}")
     result.update(write_confusion(result, stem))
+    for skip in result.get("skipped", []):  # one line each, as preprocess reports them; the scores leave them out
+        print(f"lipkeras evaluate: {skip['path']}: {skip['reason']}", file=sys.stderr)
     if args.json:
         print(json.dumps(result))
         return 0

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from lipkeras.preprocess.sources import IMAGE_EXTENSIONS
+
 DEFAULT_EMOTION_MODEL = "fer_emotion"
 # FER2013's framing in lipkeras' face coordinates, measured with MediaPipe on FER faces
 # (benchmarks/emotion.py --framing: median side 2.68, centre y 0.29 over 210 faces)
 FER_FACE_SIDE, FER_FACE_CENTER_Y = 2.7, 0.3
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
 PRECISIONS = ("float32", "bfloat16")  # what models compute in (training's --precision too)

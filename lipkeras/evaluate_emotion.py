@@ -15,20 +15,25 @@ from pathlib import Path
 import numpy as np
 
 
-def _image_data(data: str, labels) -> tuple[list[str], list[int], int]:
-    from lipkeras.records.image_folder import image_items
+def _image_data(data: str, labels) -> tuple[list[str], list[int], int, list[dict]]:
+    """``(paths, label ids, faces of other labels, unreadable {path, reason})`` of an image folder or split.json."""
+    from lipkeras.records.image_folder import image_items, image_problems
 
     if str(data).endswith(".json"):
         split = json.loads(Path(data).read_text())
-        paths = split["val"]
         from lipkeras.preprocess.labels import canonical_emotion
 
+        problems = image_problems(split["val"])
+        paths = [p for p, why in zip(split["val"], problems) if not why]
         names = [canonical_emotion(Path(p).parent.name) for p in paths]
+        unreadable = [{"path": p, "reason": why} for p, why in zip(split["val"], problems) if why]
     else:
-        paths, names, _ = image_items(data)
+        paths, names, skipped = image_items(data)
+        # discover's reasons for files it could not use (not inside a <label>/ folder, unknown label, unreadable)
+        unreadable = [s.to_dict() for s in skipped]
     index = {n: i for i, n in enumerate(labels)}
     keep = [i for i, n in enumerate(names) if n in index]
-    return [paths[i] for i in keep], [index[names[i]] for i in keep], len(paths) - len(keep)
+    return [paths[i] for i in keep], [index[names[i]] for i in keep], len(paths) - len(keep), unreadable
 
 
 def evaluate_emotion(reader, data: str, batch_size: int = 256, frames_per_clip: int = 32,
@@ -66,7 +71,7 @@ def evaluate_emotion(reader, data: str, batch_size: int = 256, frames_per_clip: 
     else:
         from lipkeras.records.image_folder import image_folder_dataset
 
-        paths, ids, skipped = _image_data(data, labels)
+        paths, ids, skipped, unusable = _image_data(data, labels)
         if exclude_copies_of:
             from lipkeras.records.image_folder import image_items, leaked
 
@@ -84,6 +89,7 @@ def evaluate_emotion(reader, data: str, batch_size: int = 256, frames_per_clip: 
             preds += reader.predict_faces(x.numpy()).argmax(-1).tolist()
         result["frame"] = classification_metrics(ids, preds, labels)
         result["skipped_other_labels"] = skipped
+        result["skipped"] = unusable
         result["main"] = "frame"
         result["views"] = reader.views
     return result

@@ -51,11 +51,15 @@ def test_evaluate_emotion_on_real_fer_faces(shared_data, tmp_path):
         (root / name).mkdir(parents=True)
         for f in sorted((shared_data / "fer2013" / "train" / name).glob("*.png"))[:5]:
             shutil.copy(f, root / name / f.name)
+    (root / LABELS[0] / "empty.png").write_bytes(b"")  # unreadable faces: skipped with a reason, the rest scored
     r = subprocess.run([sys.executable, "-m", "lipkeras", "evaluate", "--stage", "emotion", "--model",
                         str(tmp_path / "emo.keras"), "--data", str(root), "--json", "--csv",
                         str(tmp_path / "out" / "fer.csv")], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     m = json.loads(r.stdout)
+    empty = str(root / LABELS[0] / "empty.png")
+    assert m["skipped"] == [{"path": empty, "reason": "empty file (0 bytes)"}]
+    assert f"lipkeras evaluate: {empty}: empty file (0 bytes)" in r.stderr.splitlines()
     assert m["frame"]["samples"] == 15 and m["skipped_other_labels"] == 5 and 0 <= m["frame"]["accuracy"] <= 1
     assert set(m["frame"]["per_class"]) == set(LABELS) and {"precision", "recall", "f1"} <= set(m["frame"]["macro"])
     rows = (tmp_path / "out" / "fer_confusion.csv").read_text().splitlines()

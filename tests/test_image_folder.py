@@ -65,3 +65,27 @@ def test_exact_copies_of_training_faces_are_left_out_of_validation(tmp_path):
     assert not any(pixel_digest(p) in train_digests for p in val)
     # with this seed some copy falls on the other side of its original: dropped, not scored
     assert dropped > 0 and any(pixel_digest(p) in train_digests for p in kept_all[2][0])
+
+
+def test_every_image_format_reads_and_unreadable_files_are_skipped_with_reasons(tmp_path):
+    import cv2
+
+    root = tmp_path / "faces" / "happy"
+    root.mkdir(parents=True)
+    face = np.random.default_rng(2).integers(0, 255, (40, 40), dtype=np.uint8)
+    cv2.imwrite(str(root / "gray.webp"), face, [cv2.IMWRITE_WEBP_QUALITY, 101])  # lossless; WebP has no gray mode
+    cv2.imwrite(str(root / "deep.png"), face.astype(np.uint16) * 257)  # 16-bit
+    cv2.imwrite(str(root / "alpha.png"), cv2.cvtColor(face, cv2.COLOR_GRAY2BGRA))
+    Image.fromarray(face).save(root / "still.gif")
+    Image.fromarray(face).save(root / "plain.png")
+    (root / "empty.png").write_bytes(b"")
+    (root / "cut.png").write_bytes((root / "plain.png").read_bytes()[:40])
+    paths, labels, skipped = image_items(tmp_path / "faces")
+    assert sorted(s.reason for s in skipped) == ["empty file (0 bytes)", "not a readable image (corrupt or unknown format)"]
+    assert sorted(p.rsplit("/", 1)[-1] for p in paths) == ["alpha.png", "deep.png", "gray.webp", "plain.png", "still.gif"]
+    x, _ = next(iter(image_folder_dataset(paths, [0] * len(paths), image_size=40, batch_size=8)))
+    assert x.shape == (5, 40, 40, 1)
+    for p, img in zip(paths, x.numpy()):  # the same gray face from every encoding (WebP/GIF: within rounding)
+        assert np.abs(img[..., 0] * 255 - face).max() <= 2, p
+    rgb, _ = next(iter(image_folder_dataset(paths, [0] * len(paths), image_size=40, channels=3, batch_size=8)))
+    assert rgb.shape == (5, 40, 40, 3)

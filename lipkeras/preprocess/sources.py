@@ -10,7 +10,8 @@ from lipkeras.preprocess import labels as lab
 from lipkeras.preprocess.errors import SkipInput
 from lipkeras.preprocess.video import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+# formats both OpenCV (inference, preprocess) and tf.io.decode_image (image-folder training) read
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")
 SPLIT_DIRS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
               "dev": "val", "publictest": "val", "test": "test", "privatetest": "test"}
 

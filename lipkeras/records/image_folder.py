@@ -16,12 +16,42 @@ from typing import Sequence
 import numpy as np
 
 
-def image_items(root: str | Path) -> tuple[list[str], list[str], list]:
-    """``(paths, canonical labels, skipped)`` of every image under ``root/<label>/``."""
-    from lipkeras.preprocess.sources import discover
+def image_items(root: str | Path, check: bool = True) -> tuple[list[str], list[str], list]:
+    """``(paths, canonical labels, skipped)`` of every image under ``root/<label>/``; ``check``
+    decodes each one first, so an empty or corrupt file is skipped with its reason instead of
+    stopping a training or evaluation run midway."""
+    from lipkeras.preprocess.sources import Skipped, discover
 
     items, skipped = discover(root, "images", require_transcript=False)
-    return [i.path for i in items], [i.label for i in items], skipped
+    paths = [i.path for i in items]
+    problems = image_problems(paths) if check else [None] * len(paths)
+    skipped += [Skipped(p, why) for p, why in zip(paths, problems) if why]
+    return ([p for p, why in zip(paths, problems) if not why],
+            [i.label for i, why in zip(items, problems) if not why], skipped)
+
+
+def image_problem(path: str | Path) -> str | None:
+    """Why an image file cannot be read (preprocess's reasons: empty, unreadable, corrupt), or None."""
+    import cv2
+
+    from lipkeras.preprocess.errors import SkipInput
+    from lipkeras.preprocess.video import check_readable
+
+    try:
+        check_readable(path)
+    except SkipInput as exc:
+        return str(exc)
+    if cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_UNCHANGED) is None:
+        return "not a readable image (corrupt or unknown format)"
+    return None
+
+
+def image_problems(paths: Sequence[str | Path]) -> list[str | None]:
+    """``image_problem`` of each path, decoded on a few threads (OpenCV releases the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(image_problem, paths, chunksize=256))
 
 
 def stratified_split(labels: Sequence[str], fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -57,6 +87,17 @@ def leaked(train_paths: Sequence[str], held_paths: Sequence[str]) -> np.ndarray:
     return np.array([i for i, p in enumerate(held_paths) if pixel_digest(p) in seen], dtype=int)
 
 
+def to_channels(img, channels: int):
+    """An image ``[H, W, C]`` with 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA) channels as
+    ``channels`` (1 or 3) channels: alpha dropped, RGB to gray by luma, gray repeated."""
+    import tensorflow as tf
+
+    c = tf.shape(img)[-1]
+    if channels == 1:
+        return tf.cond(c >= 3, lambda: tf.image.rgb_to_grayscale(img[..., :3]), lambda: img[..., :1])
+    return tf.cond(c >= 3, lambda: img[..., :3], lambda: tf.image.grayscale_to_rgb(img[..., :1]))
+
+
 def image_folder_dataset(paths: Sequence[str], label_ids: Sequence[int], image_size: int = 48, channels: int = 1,
                          batch_size: int = 64, training: bool = False, seed: int | None = None, cache: bool = False,
                          augment=None):
@@ -73,8 +114,11 @@ def image_folder_dataset(paths: Sequence[str], label_ids: Sequence[int], image_s
     ds = tf.data.Dataset.from_tensor_slices((list(map(str, paths)), labels))
 
     def load(path, label):
-        img = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
-        img = tf.image.resize(tf.cast(img, tf.float32) / 255.0, [image_size, image_size], antialias=True)
+        # decoded in its own channels (WebP has no gray mode), then made gray or RGB; 16-bit PNGs come out 8-bit
+        img = tf.io.decode_image(tf.io.read_file(path), channels=0, expand_animations=False)
+        img = tf.cast(img, tf.float32) / 255.0
+        img = to_channels(img, channels)
+        img = tf.image.resize(img, [image_size, image_size], antialias=True)
         return tf.ensure_shape(img, [image_size, image_size, channels]), label
 
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)

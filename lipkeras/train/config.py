@@ -8,6 +8,7 @@ from pathlib import Path
 
 from lipkeras.emotion import PRECISIONS
 from lipkeras.paths import PACKAGE_ROOT
+from lipkeras.records.io import write_json_atomic
 
 GRID_S1_SPLITS = PACKAGE_ROOT / "splits" / "grid_s1"
 OPTIMIZERS = ("adamw", "sgd")
@@ -27,7 +28,7 @@ class StageConfig:
         return dataclasses.asdict(self)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        write_json_atomic(path, self.to_dict())
 
 
 @dataclasses.dataclass

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lipkeras.records.io import write_json_atomic
 from lipkeras.train.config import EmotionConfig, int_list
 from lipkeras.train.runner import in_precision
 
@@ -300,11 +301,11 @@ def tune(cfg: EmotionConfig, data) -> dict:
             "dense_units": hp["dense_units"], "learning_rate": hp["learning_rate"], "mean_face": hp["mean_face"]}
     trials = [{"trial": t.trial_id, "hyperparameters": t.hyperparameters.values, "val_accuracy": t.score}
               for t in tuner.oracle.trials.values()]
-    (out / "best_hyperparameters.json").write_text(json.dumps(best, indent=2) + "\n")
+    write_json_atomic(out / "best_hyperparameters.json", best)
     summary = {"stage": "emotion", "tuner_trials": len(trials), "search_seconds": round(time.perf_counter() - t0, 1),
                "best_hyperparameters": best, "best_val_accuracy": max((t["val_accuracy"] or 0) for t in trials),
                "trials": trials}
-    (out / "tuner_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json_atomic(out / "tuner_summary.json", summary)
     print(json.dumps({k: v for k, v in summary.items() if k != "trials"}), flush=True)
     return summary
 
@@ -336,14 +337,17 @@ def train(cfg: EmotionConfig) -> dict:
         val_faces = counts[cfg.val_split] * cfg.frames_per_clip if cfg.frames_per_clip else None
         print(f"emotion data: face records {counts} (clips per split), {cfg.frames_per_clip} frames per clip, "
               f"labels {labels}", flush=True)
-        (out / "split.json").write_text(json.dumps({"labels": labels, "records": str(cfg.data),
-                                                    "val_split": cfg.val_split, "clips": counts}, indent=0) + "\n")
+        write_json_atomic(out / "split.json", {"labels": labels, "records": str(cfg.data),
+                                               "val_split": cfg.val_split, "clips": counts})
     else:
         labels, (tr_paths, tr_ids), (va_paths, va_ids), skipped, dropped = load_split(cfg)
         print(f"emotion data: {len(tr_paths)} training faces, {len(va_paths)} validation faces "
               f"({dropped} more left out: exact copies of training faces), labels {labels}, "
               f"{len(skipped)} skipped", flush=True)
-        (out / "split.json").write_text(json.dumps({"labels": labels, "val": sorted(va_paths)}, indent=0) + "\n")
+        for skip in skipped:
+            print(f"skipped {skip.path}: {skip.reason}", flush=True)
+        write_json_atomic(out / "split.json", {"labels": labels, "val": sorted(va_paths),
+                                               "skipped": [s.to_dict() for s in skipped]})
         train_faces, val_faces, clips = len(tr_paths), len(va_paths), {"val_copies_dropped": dropped}
         plain = image_folder_dataset(tr_paths, tr_ids, cfg.input_size, batch_size=256, cache=False)
         targets = distilled_targets(cfg, labels, tr_paths, tr_ids, out) if cfg.distill_from else tr_ids
@@ -398,6 +402,6 @@ def train(cfg: EmotionConfig) -> dict:
                "parameters": int(model.count_params()), "labels": list(labels), "train_faces": train_faces,
                "val_faces": val_faces, **clips, "skipped": len(skipped),
                "stopped_by_time_budget": budget.stopped_at is not None}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json_atomic(out / "summary.json", summary)
     print(json.dumps(summary), flush=True)
     return summary

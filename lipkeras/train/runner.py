@@ -9,6 +9,8 @@ import time
 import zlib
 from pathlib import Path
 
+from lipkeras.records.io import write_json_atomic
+
 
 def in_precision(train):
     """Run a stage's ``train(cfg)`` under ``cfg.precision``: ``bfloat16`` builds the models under
@@ -170,6 +172,6 @@ def fit(cfg, model, fit_ds, steps: int, metrics_callback, monitor: str, mode: st
         "stopped_by_time_budget": budget.stopped_at is not None,
         **(extra or {}),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json_atomic(out / "summary.json", summary)
     print(json.dumps(summary), flush=True)
     return summary
