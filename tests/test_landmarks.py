@@ -38,3 +38,48 @@ def test_landmark_index_sets():
 
 def test_bundled_model_checksum():
     lmk.verify_model()
+
+
+def _write_video(path, frames, fps=25):
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for f in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
+        out.mux(stream.encode())
+
+
+@pytest.mark.parametrize("turns", [2, 3])  # upside down; on its side (MediaPipe alone misreads both)
+def test_a_turned_video_without_rotation_metadata_is_turned_upright(grid_sample, tmp_path, turns):
+    from lipkeras.preprocess import video as vid
+    from lipkeras.preprocess.config import PreprocessConfig
+    from lipkeras.preprocess.process import process_video
+    from lipkeras.preprocess.sources import Item
+
+    src = sorted((grid_sample / "s1").glob("*.mp4"))[0]
+    frames = vid.decode(src).frames[:25]
+    upright = tmp_path / "upright.mp4"
+    _write_video(upright, frames)
+    turned = tmp_path / "turned.mp4"
+    _write_video(turned, [np.rot90(f, turns) for f in frames])  # the face turned by -90°·turns
+    cfg = PreprocessConfig(rois=("mouth",), workers=1)
+    ref = process_video(Item(str(upright), "upright"), cfg)
+    got = process_video(Item(str(turned), "turned"), cfg)
+    assert "turned_degrees" not in ref["attributes"] and got["attributes"]["turned_degrees"] == 90 * (4 - turns)
+    # the same mouth crops as from the upright video (up to re-encoding and landmark jitter)
+    diff = np.abs(got["mouth"].astype(np.float32) - ref["mouth"].astype(np.float32)).mean()
+    assert diff < 8, diff
+    off = process_video(Item(str(turned), "turned"), PreprocessConfig(rois=("mouth",), workers=1, auto_orient=False))
+    assert "turned_degrees" not in off["attributes"]
+    assert np.abs(off["mouth"].astype(np.float32) - ref["mouth"].astype(np.float32)).mean() > 2 * diff
+
+
+def test_small_tight_face_crops_are_never_turned(shared_data):
+    import cv2
+
+    faces = sorted((shared_data / "fer2013" / "train").glob("*/*.png"))[::700]  # 41 FER faces, all classes
+    turns = [lmk.upright_turns([cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB)]) for f in faces]
+    assert turns == [0] * len(faces)

@@ -42,6 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-seconds", type=float, help="keep at most this many seconds per video (default: all)")
     g.add_argument("--aligned", action="store_true", default=None,
                    help="images are already face crops (FER2013): resize only, no detection")
+    g.add_argument("--auto-orient", action=argparse.BooleanOptionalAction, default=None,
+                   help="turn videos and photos whose face is sideways or upside down upright (default on)")
     g.add_argument("--audio", action=argparse.BooleanOptionalAction, default=None,
                    help="keep the audio track (16 kHz mono int16) in the records")
     g = p.add_argument_group("labels and splits")

@@ -36,6 +36,7 @@ class PreprocessConfig:
     audio: bool = False
     audio_rate: int = 16000
     aligned: bool = False
+    auto_orient: bool = True  # turn sideways or upside-down videos/photos upright (face detector probe)
     shard_size: int = 100
     compression: str = "gzip"
     # Splits: at most one of list / speakers / ratio decides; none puts everything in `split_name`.

@@ -6,6 +6,7 @@ colour planes the crops need. Then interpolate + smooth the landmark track, warp
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import cv2
@@ -48,11 +49,25 @@ def _finish(clip: dict, kept: list[np.ndarray], points: np.ndarray, detected: np
     return clip
 
 
+PROBE_FRAMES = 25  # the first second at 25 fps: its frames 0, 12 and 24 decide the orientation
+
+
+def _turned(clip: dict, turns: int) -> dict:
+    if turns:  # recorded with the clip: its crops come from the frames turned upright
+        clip["attributes"] = {**clip["attributes"], "turned_degrees": 90 * turns}
+    return clip
+
+
 def process_video(item: Item, cfg: PreprocessConfig) -> dict:
     reader = vid.VideoReader(item.path, cfg.fps, audio=cfg.audio, audio_rate=cfg.audio_rate, max_seconds=cfg.max_seconds)
     kept, raw, found = [], [], []
+    frames = iter(reader)
+    head = list(itertools.islice(frames, PROBE_FRAMES))
+    turns = lmk.upright_turns(head[::12]) if cfg.auto_orient else 0
     with lmk.FaceLandmarker(video=True, max_faces=cfg.max_faces) as landmarker:
-        for i, rgb in enumerate(reader):
+        for i, rgb in enumerate(itertools.chain(head, frames)):
+            if turns:
+                rgb = np.ascontiguousarray(np.rot90(rgb, turns))
             pts = landmarker.detect(rgb, timestamp_ms=int(round(i * 1000.0 / cfg.fps)))
             found.append(pts is not None)
             raw.append(pts if pts is not None else np.zeros((lmk.NUM_LANDMARKS, 2), np.float32))
@@ -63,7 +78,7 @@ def process_video(item: Item, cfg: PreprocessConfig) -> dict:
     if detected.mean() < cfg.min_detected_fraction:
         raise SkipInput(f"face found in only {detected.mean():.0%} of frames (< {cfg.min_detected_fraction:.0%})")
     points = lmk.smooth(lmk.interpolate_missing(np.stack(raw), detected), cfg.smooth_window)
-    clip = _finish(_base(item, cfg), kept, points, detected, cfg)
+    clip = _turned(_finish(_base(item, cfg), kept, points, detected, cfg), turns)
     if cfg.audio and reader.audio is not None:
         clip["audio"], clip["audio_rate"] = reader.audio, cfg.audio_rate
     return clip
@@ -92,11 +107,14 @@ def process_image(item: Item, cfg: PreprocessConfig) -> dict:
         clip["face_affine"] = np.array([[[sx, 0, 0], [0, sy, 0]]], np.float32)
         clip["num_frames"] = 1
         return clip
+    turns = lmk.upright_turns([rgb]) if cfg.auto_orient else 0
+    if turns:
+        rgb = np.ascontiguousarray(np.rot90(rgb, turns))
     with lmk.FaceLandmarker(video=False, max_faces=cfg.max_faces) as landmarker:
         pts = landmarker.detect(rgb)
     if pts is None:
         raise SkipInput("no face detected in image (pass --aligned if images are already face crops)")
-    return _finish(clip, [_keep(rgb, cfg)], pts[None], np.ones(1, bool), cfg)
+    return _turned(_finish(clip, [_keep(rgb, cfg)], pts[None], np.ones(1, bool), cfg), turns)
 
 
 def process_audio(item: Item, cfg: PreprocessConfig) -> dict:
