@@ -119,3 +119,14 @@ def test_missing_input_folder_is_one_line(tmp_path):
                        capture_output=True, text=True, env=_cli_env(), timeout=120)
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [f"lipkeras preprocess: error: {tmp_path / 'nope'}: input not found"]
+
+
+def test_a_folder_without_inputs_says_so_in_one_line(tmp_path):
+    (tmp_path / "nothing").mkdir()
+    (tmp_path / "nothing" / "notes.md").write_text("no videos here")
+    r = subprocess.run([sys.executable, "-m", "lipkeras", "preprocess", str(tmp_path / "nothing"), str(tmp_path / "o")],
+                       capture_output=True, text=True, env=_cli_env(), timeout=120)
+    assert r.returncode == 1 and "wrote 0 clips" in r.stdout
+    # no progress bar for zero clips: the reason is the only line
+    assert r.stderr.strip().splitlines() == [
+        f"lipkeras preprocess: {tmp_path / 'nothing'}: no inputs found for --dataset folder"]

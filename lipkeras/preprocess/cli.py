@@ -100,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("lipkeras preprocess: interrupted; finished shards are kept, re-run to resume", file=sys.stderr)
         return 130
+    if not manifest["shards"] and not manifest["skipped"] and not manifest["excluded_by_split_list"]:
+        print(f"lipkeras preprocess: {args.input}: no inputs found for --dataset {cfg.dataset}", file=sys.stderr)
     summary = {k: manifest[k] for k in ("written", "frames", "seconds", "splits")}
     summary["skipped"] = len(manifest["skipped"])
     summary["output"] = str(args.output)

@@ -99,7 +99,9 @@ def _progress(total: int, enabled: bool):
         from tqdm import tqdm
     except ImportError:  # pragma: no cover
         return None
-    return tqdm(total=total, unit="clip", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+    # None: tqdm's own choice, off when stderr is not a terminal (a log file would get every redraw)
+    return tqdm(total=total, unit="clip", disable=True if not enabled or not total else None, file=sys.stderr,
+                dynamic_ncols=True)
 
 
 def run(input_path: str | Path, output: str | Path, cfg: PreprocessConfig, progress: bool = True) -> dict:
