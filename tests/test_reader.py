@@ -81,6 +81,26 @@ def test_speed_perturbation_in_the_reader(tiny_records):
     assert int(tf.reduce_max(b["frame_lengths"])) == b["frames"].shape[1]
 
 
+def test_similarity_warp_turns_and_scales_about_the_centre():
+    dot = np.zeros((2, 9, 9, 1), np.float32)
+    dot[:, 1, 4] = 1.0  # above the centre
+    turned = augment.similarity_warp(dot, 90.0, 1.0).numpy()
+    assert [tuple(p) for p in np.argwhere(turned[..., 0] > 0.5)] == [(0, 4, 1), (1, 4, 1)]  # left of it, both frames
+    square = np.zeros((1, 21, 21, 1), np.float32)
+    square[:, 8:13, 8:13] = 1.0
+    assert int((augment.similarity_warp(square, 0.0, 2.0).numpy() > 0.5).sum()) == 81  # 5x5 -> 9x9
+    np.testing.assert_allclose(augment.similarity_warp(square, 0.0, 1.0).numpy(), square, atol=1e-6)
+
+
+def test_random_similarity_is_one_draw_per_clip_and_in_the_reader(tiny_records):
+    clip = np.repeat(np.random.default_rng(0).random((1, 16, 16, 1), np.float32), 3, axis=0)
+    out = augment.random_similarity(clip, max_degrees=15.0, max_scale=0.1, seed=4).numpy()
+    assert out.shape == clip.shape and not np.allclose(out, clip)
+    np.testing.assert_array_equal(out[0], out[2])  # every frame gets the same warp
+    b = next(iter(mouth_dataset(str(tiny_records), batch_size=4, training=True, rotation_degrees=10.0, zoom=0.1, seed=1)))
+    assert b["frames"].shape[2:] == (32, 32, 1) and bool(tf.reduce_all(tf.math.is_finite(b["frames"])))
+
+
 def test_flip_and_crops():
     x = tf.reshape(tf.range(2 * 4 * 4, dtype=tf.float32), [2, 4, 4, 1])
     flipped = augment.random_flip(x, probability=1.0).numpy()

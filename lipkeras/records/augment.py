@@ -60,3 +60,30 @@ def speed_perturb(frames, length, max_change: float = 0.1, seed=None):
     new_length = tf.maximum(tf.cast(tf.round(tf.cast(length, tf.float32) / rate), tf.int32), 1)
     index = tf.cast(tf.floor(tf.cast(tf.range(new_length), tf.float32) * rate), tf.int32)
     return tf.gather(frames, tf.minimum(index, length - 1)), new_length
+
+
+
+def similarity_warp(frames, degrees, zoom):
+    """Every frame of ``[T, H, W, C]`` rotated by ``degrees`` (counter-clockwise on screen) and
+    scaled by ``zoom`` about its centre, edges repeated."""
+    angle = tf.cast(degrees, tf.float32) * (3.141592653589793 / 180.0)
+    zoom = tf.cast(zoom, tf.float32)
+    shape = tf.shape(frames)
+    cy, cx = (tf.cast(shape[1], tf.float32) - 1.0) / 2.0, (tf.cast(shape[2], tf.float32) - 1.0) / 2.0
+    # output pixel (x, y) samples the input at (a0·x + a1·y + a2, b0·x + b1·y + b2): the inverse map
+    c, s = tf.cos(angle) / zoom, tf.sin(angle) / zoom
+    transform = tf.stack([c, -s, cx - c * cx + s * cy, s, c, cy - s * cx - c * cy, 0.0, 0.0])
+    out = tf.raw_ops.ImageProjectiveTransformV3(
+        images=tf.cast(frames, tf.float32), transforms=tf.tile(transform[None], [shape[0], 1]),
+        output_shape=shape[1:3], fill_value=0.0, interpolation="BILINEAR", fill_mode="NEAREST")
+    return tf.cast(out, frames.dtype)
+
+
+def random_similarity(frames, max_degrees: float = 0.0, max_scale: float = 0.0, seed=None):
+    """Rotate by up to ±``max_degrees`` and scale by up to ±``max_scale``, one draw for the whole
+    clip. The similarity warp fixes the face's pose to the reference; this brings back the small
+    rotations and sizes that alignment jitter and other speakers' faces have, which a one-speaker
+    corpus does not show."""
+    degrees = tf.random.uniform([], -max_degrees, max_degrees, seed=seed)
+    zoom = tf.random.uniform([], 1.0 - max_scale, 1.0 + max_scale, seed=seed)
+    return similarity_warp(frames, degrees, zoom)

@@ -109,6 +109,8 @@ def mouth_dataset(
     flip: bool = True,
     time_masking: bool = True,
     speed_perturbation: float = 0.0,
+    rotation_degrees: float = 0.0,
+    zoom: float = 0.0,
     mask_window: int = 10,
     mask_stride: int = 25,
     max_frames: int | None = None,
@@ -126,7 +128,8 @@ def mouth_dataset(
     """Batches of mouth clips with encoded transcripts (see the module docstring).
 
     ``training`` turns on shuffling and augmentation (random crop, flip, time masking, and speed
-    perturbation by up to ±``speed_perturbation`` when it is > 0); without
+    perturbation by up to ±``speed_perturbation`` when it is > 0, a random rotation of up to
+    ±``rotation_degrees`` and scaling by up to ±``zoom`` when they are > 0); without
     it, ``crop_size`` is a centre crop and the order is the shards' order. ``split`` keeps only
     records written to that split; ``clip_ids`` (a list or a split-list file) only those clips.
     ``pad_to_frames`` pads every batch to a fixed T.
@@ -148,6 +151,8 @@ def mouth_dataset(
         if training and speed_perturbation > 0:
             frames, length = augment.speed_perturb(frames, length, speed_perturbation, seed=seed)
         x = normalize(frames, length, normalization)
+        if training and (rotation_degrees > 0 or zoom > 0):
+            x = augment.random_similarity(x, rotation_degrees, zoom, seed=seed)
         if crop_size:
             x = augment.random_crop(x, crop_size, seed) if training else augment.center_crop(x, crop_size)
         if training and flip:

@@ -73,6 +73,8 @@ class VideoTrainingConfig(TrainingConfig):
     flip: bool = True
     time_masking: bool = True
     speed_perturbation: float = 0.0  # training clips play at a random speed within ±this (0.1: ±10 %)
+    rotation_degrees: float = 0.0  # training clips turn by a random angle within ±this many degrees
+    zoom: float = 0.0  # training clips scale by a random factor within 1 ± this (as the emotion stage's --zoom)
     max_frames: int = 0
     examples: int = 3
     beam_width: int = 0  # validation decoding: 0 greedy

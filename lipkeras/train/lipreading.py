@@ -13,6 +13,7 @@ def datasets(cfg):
     common = dict(normalization=None, crop_size=cfg.crop_size, max_frames=cfg.max_frames or None)
     train = mouth_dataset(cfg.data, batch_size=cfg.batch_size, training=True, flip=cfg.flip,
                           time_masking=cfg.time_masking, speed_perturbation=cfg.speed_perturbation,
+                          rotation_degrees=cfg.rotation_degrees, zoom=cfg.zoom,
                           clip_ids=cfg.train_ids, split=cfg.train_split, cache=cfg.cache, seed=data_seed(cfg), **common)
     val = mouth_dataset(cfg.data, batch_size=cfg.batch_size, clip_ids=cfg.val_ids, split=cfg.val_split,
                         cache=cfg.cache, **common)
