@@ -47,7 +47,34 @@ def verify_model(path: str | Path = FACE_LANDMARKER) -> None:
             raise RuntimeError(f"{path}: sha256 {got} does not match {want}")
 
 
-class FaceLandmarker:
+class _Task:
+    """A MediaPipe vision task (``self._task``), created and closed with native stderr silenced."""
+
+    _task = None
+
+    def _create(self, task_class, opts) -> None:
+        self._mp_image = __import__("mediapipe").Image
+        self._fmt = __import__("mediapipe").ImageFormat.SRGB
+        with native_stderr_silenced():
+            self._task = task_class.create_from_options(opts)
+
+    def _image(self, rgb: np.ndarray):
+        return self._mp_image(image_format=self._fmt, data=np.ascontiguousarray(rgb))
+
+    def close(self) -> None:
+        if self._task is not None:
+            with native_stderr_silenced():
+                self._task.close()
+            self._task = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class FaceLandmarker(_Task):
     """A MediaPipe Face Landmarker, VIDEO or IMAGE mode, returning pixel landmarks.
 
     One instance per video in VIDEO mode: the tracker's state must not leak across clips.
@@ -57,8 +84,6 @@ class FaceLandmarker:
         with native_stderr_silenced():
             from mediapipe.tasks.python import BaseOptions, vision
 
-        self._mp_image = __import__("mediapipe").Image
-        self._fmt = __import__("mediapipe").ImageFormat.SRGB
         mode = vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE
         opts = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(model_path)),
@@ -69,28 +94,15 @@ class FaceLandmarker:
             min_tracking_confidence=0.5,
         )
         self._video = video
-        self._landmarker = None
-        with native_stderr_silenced():
-            self._landmarker = vision.FaceLandmarker.create_from_options(opts)
-
-    def close(self) -> None:
-        if self._landmarker is not None:
-            self._landmarker.close()
-            self._landmarker = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        self._create(vision.FaceLandmarker, opts)
 
     def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> np.ndarray | None:
         """Landmarks ``[478, 2]`` in pixels of the largest face, or None when there is none."""
-        image = self._mp_image(image_format=self._fmt, data=np.ascontiguousarray(rgb))
+        image = self._image(rgb)
         if self._video:
-            result = self._landmarker.detect_for_video(image, int(timestamp_ms or 0))
+            result = self._task.detect_for_video(image, int(timestamp_ms or 0))
         else:
-            result = self._landmarker.detect(image)
+            result = self._task.detect(image)
         if not result.face_landmarks:
             return None
         h, w = rgb.shape[:2]
@@ -112,7 +124,7 @@ class FaceLandmarker:
 TURN_MARGIN, TURN_SCORE = 0.05, 0.9
 
 
-class FaceDetector:
+class FaceDetector(_Task):
     """The face detector inside the bundled Face Landmarker (IMAGE mode): the best face's score."""
 
     def __init__(self, model_path: str | Path = FACE_LANDMARKER):
@@ -121,30 +133,14 @@ class FaceDetector:
         with native_stderr_silenced():
             from mediapipe.tasks.python import BaseOptions, vision
 
-        self._mp_image = __import__("mediapipe").Image
-        self._fmt = __import__("mediapipe").ImageFormat.SRGB
         with zipfile.ZipFile(model_path) as bundle:  # a .task file is a zip of its .tflite models
             buffer = bundle.read("face_detector.tflite")
-        opts = vision.FaceDetectorOptions(base_options=BaseOptions(model_asset_buffer=buffer),
-                                          min_detection_confidence=0.2)
-        self._detector = None
-        with native_stderr_silenced():
-            self._detector = vision.FaceDetector.create_from_options(opts)
-
-    def close(self) -> None:
-        if self._detector is not None:
-            self._detector.close()
-            self._detector = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        self._create(vision.FaceDetector, vision.FaceDetectorOptions(
+            base_options=BaseOptions(model_asset_buffer=buffer), min_detection_confidence=0.2))
 
     def score(self, rgb: np.ndarray) -> float:
         """Detection score of the most confident face (0 when none scores 0.2)."""
-        result = self._detector.detect(self._mp_image(image_format=self._fmt, data=np.ascontiguousarray(rgb)))
+        result = self._task.detect(self._image(rgb))
         return max((d.categories[0].score for d in result.detections), default=0.0)
 
 
