@@ -195,8 +195,9 @@ def _emotion(args) -> int:
     from lipkeras import _quiet
 
     _quiet.import_tensorflow()
-    from lipkeras.emotion import IMAGE_EXTENSIONS, EmotionReader
+    from lipkeras.emotion import EmotionReader
     from lipkeras.preprocess.errors import SkipInput
+    from lipkeras.preprocess.sources import IMAGE_EXTENSIONS
     from lipkeras.preprocess.video import VIDEO_EXTENSIONS
 
     try:

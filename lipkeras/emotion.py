@@ -15,8 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from lipkeras.preprocess.sources import IMAGE_EXTENSIONS
-
 DEFAULT_EMOTION_MODEL = "fer_emotion"
 # FER2013's framing in lipkeras' face coordinates, measured with MediaPipe on FER faces
 # (benchmarks/emotion.py --framing: median side 2.68, centre y 0.29 over 210 faces)
@@ -188,7 +186,7 @@ class EmotionReader:
         is taken as a face crop when the landmarker finds no face in it."""
         from lipkeras.preprocess.errors import SkipInput
         from lipkeras.preprocess.process import process_image, process_video
-        from lipkeras.preprocess.sources import Item
+        from lipkeras.preprocess.sources import IMAGE_EXTENSIONS, Item
 
         path = Path(path)
         if path.suffix.lower() in IMAGE_EXTENSIONS:

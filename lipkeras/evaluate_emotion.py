@@ -75,7 +75,7 @@ def evaluate_emotion(reader, data: str, batch_size: int = 256, frames_per_clip: 
         if exclude_copies_of:
             from lipkeras.records.image_folder import image_items, leaked
 
-            reference, _, _ = image_items(exclude_copies_of)
+            reference, _, _ = image_items(exclude_copies_of, check=False)  # leaked() decodes them anyway
             if not reference:
                 raise ValueError(f"{exclude_copies_of}: no images under <label>/ folders to compare with")
             copies = set(leaked(reference, paths).tolist())

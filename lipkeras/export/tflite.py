@@ -64,7 +64,7 @@ def calibration_faces(folder: str | Path, size: int, channels: int, count: int =
     under ``folder`` (``<label>/*`` or flat): what int8 quantization calibrates its ranges on."""
     import random
 
-    from lipkeras.emotion import IMAGE_EXTENSIONS
+    from lipkeras.preprocess.sources import IMAGE_EXTENSIONS
     from lipkeras.records.image_folder import image_folder_dataset
 
     paths = sorted(str(f) for f in Path(folder).rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS)

@@ -8,6 +8,7 @@ centred moving average.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -124,19 +125,25 @@ class FaceLandmarker(_Task):
 TURN_MARGIN, TURN_SCORE = 0.05, 0.9
 
 
+@functools.lru_cache(maxsize=4)
+def _bundled(task_file: str, member: str) -> bytes:
+    """One model inside a ``.task`` file (a zip of its .tflite models), read once per process."""
+    import zipfile
+
+    with zipfile.ZipFile(task_file) as bundle:
+        return bundle.read(member)
+
+
 class FaceDetector(_Task):
     """The face detector inside the bundled Face Landmarker (IMAGE mode): the best face's score."""
 
     def __init__(self, model_path: str | Path = FACE_LANDMARKER):
-        import zipfile
-
         with native_stderr_silenced():
             from mediapipe.tasks.python import BaseOptions, vision
 
-        with zipfile.ZipFile(model_path) as bundle:  # a .task file is a zip of its .tflite models
-            buffer = bundle.read("face_detector.tflite")
         self._create(vision.FaceDetector, vision.FaceDetectorOptions(
-            base_options=BaseOptions(model_asset_buffer=buffer), min_detection_confidence=0.2))
+            base_options=BaseOptions(model_asset_buffer=_bundled(str(model_path), "face_detector.tflite")),
+            min_detection_confidence=0.2))
 
     def score(self, rgb: np.ndarray) -> float:
         """Detection score of the most confident face (0 when none scores 0.2)."""

@@ -6,6 +6,8 @@ see a random op.
 
 from __future__ import annotations
 
+import math
+
 from lipkeras._quiet import import_tensorflow
 
 tf = import_tensorflow()
@@ -62,11 +64,10 @@ def speed_perturb(frames, length, max_change: float = 0.1, seed=None):
     return tf.gather(frames, tf.minimum(index, length - 1)), new_length
 
 
-
 def similarity_warp(frames, degrees, zoom):
     """Every frame of ``[T, H, W, C]`` rotated by ``degrees`` (counter-clockwise on screen) and
     scaled by ``zoom`` about its centre, edges repeated."""
-    angle = tf.cast(degrees, tf.float32) * (3.141592653589793 / 180.0)
+    angle = tf.cast(degrees, tf.float32) * (math.pi / 180.0)
     zoom = tf.cast(zoom, tf.float32)
     shape = tf.shape(frames)
     cy, cx = (tf.cast(shape[1], tf.float32) - 1.0) / 2.0, (tf.cast(shape[2], tf.float32) - 1.0) / 2.0
