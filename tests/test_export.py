@@ -220,3 +220,27 @@ def test_int8_tflite_emotion_model_runs_in_the_reader(tmp_path, shared_data, fer
         EmotionReader(str(path), precision="bfloat16")
     with pytest.raises(ExportError, match="int8 quantization covers emotion models"):
         export_tflite("grid_lipreader", out=tmp_path / "out", quantize="int8", calibration_data=cal)
+
+
+def test_int8_calibration_skips_unreadable_faces_with_their_reasons(tmp_path, shared_data, capfd):
+    import shutil
+
+    from lipkeras.export import ExportError
+    from lipkeras.export.tflite import calibration_faces
+
+    cal = tmp_path / "cal" / "happy"
+    cal.mkdir(parents=True)
+    for f in sorted((shared_data / "fer2013" / "train" / "happy").glob("*.png"))[:3]:
+        shutil.copy(f, cal / f.name)
+    (cal / "empty.png").write_bytes(b"")
+    (cal / "corrupt.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    faces = calibration_faces(tmp_path / "cal", 48, 1, count=5)
+    assert faces.shape == (3, 48, 48, 1) and 0.0 <= faces.min() <= faces.max() <= 1.0
+    err = capfd.readouterr().err
+    assert "empty.png: " in err and "corrupt.jpg: " in err and err.count("not used for calibration") == 2
+    assert len(calibration_faces(tmp_path / "cal", 48, 1, count=2)) == 2  # stops once it has enough
+    shutil.rmtree(tmp_path / "cal")
+    cal.mkdir(parents=True)
+    (cal / "empty.png").write_bytes(b"")
+    with pytest.raises(ExportError, match="no readable images"):
+        calibration_faces(tmp_path / "cal", 48, 1)

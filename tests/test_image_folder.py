@@ -1,5 +1,7 @@
 """Image-folder faces: label mapping, skipped folders, a reproducible stratified split, tf.data batches."""
 
+import os
+
 import numpy as np
 from PIL import Image
 
@@ -89,3 +91,24 @@ def test_every_image_format_reads_and_unreadable_files_are_skipped_with_reasons(
         assert np.abs(img[..., 0] * 255 - face).max() <= 2, p
     rgb, _ = next(iter(image_folder_dataset(paths, [0] * len(paths), image_size=40, channels=3, batch_size=8)))
     assert rgb.shape == (5, 40, 40, 3)
+
+
+def test_checked_images_are_not_decoded_again_for_their_digest(tmp_path, monkeypatch):
+    """Starting a run checks every face (image_items) and then looks for copies (leaked): one decode."""
+    from lipkeras.records import image_folder
+
+    root = tmp_path / "faces" / "happy"
+    root.mkdir(parents=True)
+    img = np.random.default_rng(2).integers(0, 255, (48, 48), dtype=np.uint8)
+    Image.fromarray(img).save(root / "a.png")
+    Image.fromarray(img).save(root / "b.bmp")
+    fresh = pixel_digest(root / "a.png")
+    image_folder._DIGESTS.clear()
+    paths, _, skipped = image_items(tmp_path / "faces")
+    assert len(paths) == 2 and not skipped
+    calls = []
+    monkeypatch.setattr(image_folder, "_decode", lambda p: calls.append(p))
+    assert pixel_digest(root / "a.png") == pixel_digest(root / "b.bmp") == fresh and not calls
+    Image.fromarray(255 - img).save(root / "a.png")  # a changed file is decoded again
+    os.utime(root / "a.png", ns=(1, 1))  # its new time, whatever the clock's granularity
+    assert pixel_digest(root / "a.png") != fresh and len(calls) == 1

@@ -61,18 +61,28 @@ QUANTIZE = ("none", "int8")
 
 def calibration_faces(folder: str | Path, size: int, channels: int, count: int = 500, seed: int = 0):
     """``count`` faces ``[N, size, size, channels]`` float32 in [0, 1], a seeded sample of the images
-    under ``folder`` (``<label>/*`` or flat): what int8 quantization calibrates its ranges on."""
+    under ``folder`` (``<label>/*`` or flat): what int8 quantization calibrates its ranges on. An
+    empty or corrupt image is reported on stderr and the next one in the sample taken instead."""
     import random
+    import sys
 
     from lipkeras.preprocess.sources import IMAGE_EXTENSIONS
-    from lipkeras.records.image_folder import image_folder_dataset
+    from lipkeras.records.image_folder import image_folder_dataset, image_problem
 
     paths = sorted(str(f) for f in Path(folder).rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS)
-    if not paths:
-        raise ExportError(f"{folder}: no images to calibrate int8 quantization on")
     random.Random(seed).shuffle(paths)
-    paths = paths[:count]
-    batches = image_folder_dataset(paths, [0] * len(paths), size, channels, batch_size=100)
+    chosen = []
+    for path in paths:
+        if len(chosen) == count:
+            break
+        why = image_problem(path)
+        if why:
+            print(f"lipkeras export: {path}: {why} (not used for calibration)", file=sys.stderr)
+        else:
+            chosen.append(path)
+    if not chosen:
+        raise ExportError(f"{folder}: no readable images to calibrate int8 quantization on")
+    batches = image_folder_dataset(chosen, [0] * len(chosen), size, channels, batch_size=100)
     return np.concatenate([x.numpy() for x, _ in batches])
 
 

@@ -32,8 +32,6 @@ def image_items(root: str | Path, check: bool = True) -> tuple[list[str], list[s
 
 def image_problem(path: str | Path) -> str | None:
     """Why an image file cannot be read (preprocess's reasons: empty, unreadable, corrupt), or None."""
-    import cv2
-
     from lipkeras.preprocess.errors import SkipInput
     from lipkeras.preprocess.video import check_readable
 
@@ -41,8 +39,12 @@ def image_problem(path: str | Path) -> str | None:
         check_readable(path)
     except SkipInput as exc:
         return str(exc)
-    if cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_UNCHANGED) is None:
+    img = _decode(path)
+    if img is None:
         return "not a readable image (corrupt or unknown format)"
+    # the pixels are decoded now: keep their digest, so that looking for copies (leaked) later
+    # does not decode every face a second time
+    _DIGESTS[_file_key(path)] = _digest_of(img, path)
     return None
 
 
@@ -69,16 +71,42 @@ def stratified_split(labels: Sequence[str], fraction: float = 0.1, seed: int = 0
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(held))
 
 
-def pixel_digest(path: str | Path) -> str:
-    """A digest of an image's decoded pixels (and shape): equal for copies saved in other files or
-    encodings; an unreadable file digests its path, so it matches nothing else."""
-    import hashlib
-
+def _decode(path: str | Path):
+    """The image's pixels in its own channels and depth (OpenCV), or None if it cannot be decoded."""
     import cv2
 
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    try:
+        return cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_UNCHANGED)
+    except (OSError, ValueError, cv2.error):
+        return None
+
+
+_DIGESTS: dict[tuple, str] = {}  # (path, size, mtime) → pixel digest, filled by image_problem's decode
+
+
+def _file_key(path: str | Path) -> tuple:
+    st = Path(path).stat()
+    return str(path), st.st_size, st.st_mtime_ns
+
+
+def _digest_of(img, path) -> str:
+    import hashlib
+
     data = repr(img.shape).encode() + img.tobytes() if img is not None else b"unreadable:" + str(path).encode()
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def pixel_digest(path: str | Path) -> str:
+    """A digest of an image's decoded pixels (and shape): equal for copies saved in other files or
+    encodings; an unreadable file digests its path, so it matches nothing else. A file that
+    ``image_problem`` checked (unchanged since) is not decoded again."""
+    try:
+        key = _file_key(path)
+    except OSError:
+        return _digest_of(None, path)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = _digest_of(_decode(path), path)
+    return _DIGESTS[key]
 
 
 def leaked(train_paths: Sequence[str], held_paths: Sequence[str]) -> np.ndarray:
