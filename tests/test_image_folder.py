@@ -80,17 +80,27 @@ def test_every_image_format_reads_and_unreadable_files_are_skipped_with_reasons(
     cv2.imwrite(str(root / "alpha.png"), cv2.cvtColor(face, cv2.COLOR_GRAY2BGRA))
     Image.fromarray(face).save(root / "still.gif")
     Image.fromarray(face).save(root / "plain.png")
+    cv2.imwrite(str(root / "gray.tiff"), face)  # JAFFE's format: TF cannot decode it, OpenCV does
+    cv2.imwrite(str(root / "deep.tif"), face.astype(np.uint16) * 257)
     (root / "empty.png").write_bytes(b"")
     (root / "cut.png").write_bytes((root / "plain.png").read_bytes()[:40])
     paths, labels, skipped = image_items(tmp_path / "faces")
     assert sorted(s.reason for s in skipped) == ["empty file (0 bytes)", "not a readable image (corrupt or unknown format)"]
-    assert sorted(p.rsplit("/", 1)[-1] for p in paths) == ["alpha.png", "deep.png", "gray.webp", "plain.png", "still.gif"]
+    assert sorted(p.rsplit("/", 1)[-1] for p in paths) == ["alpha.png", "deep.png", "deep.tif", "gray.tiff",
+                                                           "gray.webp", "plain.png", "still.gif"]
     x, _ = next(iter(image_folder_dataset(paths, [0] * len(paths), image_size=40, batch_size=8)))
-    assert x.shape == (5, 40, 40, 1)
+    assert x.shape == (7, 40, 40, 1)
     for p, img in zip(paths, x.numpy()):  # the same gray face from every encoding (WebP/GIF: within rounding)
         assert np.abs(img[..., 0] * 255 - face).max() <= 2, p
     rgb, _ = next(iter(image_folder_dataset(paths, [0] * len(paths), image_size=40, channels=3, batch_size=8)))
-    assert rgb.shape == (5, 40, 40, 3)
+    assert rgb.shape == (7, 40, 40, 3)
+    colour = np.random.default_rng(3).integers(0, 255, (40, 40, 3), dtype=np.uint8)  # RGB
+    Image.fromarray(colour).save(tmp_path / "colour.png")
+    Image.fromarray(colour).save(tmp_path / "colour.tiff")
+    both, _ = next(iter(image_folder_dataset([str(tmp_path / "colour.png"), str(tmp_path / "colour.tiff")], [0, 0],
+                                             image_size=40, channels=3)))
+    np.testing.assert_allclose(both[1], both[0], atol=1e-6)  # the same channel order
+    np.testing.assert_allclose(both[0] * 255, colour, atol=1e-3)
 
 
 def test_checked_images_are_not_decoded_again_for_their_digest(tmp_path, monkeypatch):

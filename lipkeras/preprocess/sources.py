@@ -10,8 +10,10 @@ from lipkeras.preprocess import labels as lab
 from lipkeras.preprocess.errors import SkipInput
 from lipkeras.preprocess.video import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
 
-# formats both OpenCV (inference, preprocess) and tf.io.decode_image (image-folder training) read
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")
+# formats OpenCV reads (inference, preprocess); image-folder training reads them with
+# tf.io.decode_image, except TIFF (JAFFE's format), which TF cannot decode: OpenCV reads it there too
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+TIFF_EXTENSIONS = (".tif", ".tiff")
 SPLIT_DIRS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
               "dev": "val", "publictest": "val", "test": "test", "privatetest": "test"}
 

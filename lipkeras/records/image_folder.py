@@ -81,6 +81,21 @@ def _decode(path: str | Path):
         return None
 
 
+def _float_rgb(img: np.ndarray) -> np.ndarray:
+    """OpenCV's pixels ``[H, W(, C)]`` (BGR order, any integer depth) as float32 ``[H, W, C]`` in [0, 1],
+    RGB(A) order, as ``tf.io.decode_image`` gives them."""
+    import cv2
+
+    scale = float(np.iinfo(img.dtype).max) if np.issubdtype(img.dtype, np.integer) else 1.0
+    if img.ndim == 2:
+        img = img[..., None]
+    elif img.shape[-1] == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    elif img.shape[-1] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA)
+    return (img.astype(np.float32) / scale).astype(np.float32)
+
+
 _DIGESTS: dict[tuple, str] = {}  # (path, size, mtime) → pixel digest, filled by image_problem's decode
 
 
@@ -137,14 +152,32 @@ def image_folder_dataset(paths: Sequence[str], label_ids: Sequence[int], image_s
     """
     import tensorflow as tf
 
+    from lipkeras.preprocess.sources import TIFF_EXTENSIONS
+
     labels = np.asarray(label_ids)  # class ids, or soft targets [N, K] (e.g. a teacher's probabilities)
     labels = labels.astype(np.float32) if labels.ndim == 2 else labels.astype(np.int32)
     ds = tf.data.Dataset.from_tensor_slices((list(map(str, paths)), labels))
 
+    tiff = tuple(e.encode() for e in TIFF_EXTENSIONS)
+
+    def decode_tiff(path):
+        img = _decode(path.decode())
+        if img is None:  # image_items(check=True) leaves such files out; a caller's own list may not
+            raise ValueError(f"{path.decode()}: not a readable image (corrupt or unknown format)")
+        return _float_rgb(img)
+
     def load(path, label):
         # decoded in its own channels (WebP has no gray mode), then made gray or RGB; 16-bit PNGs come out 8-bit
-        img = tf.io.decode_image(tf.io.read_file(path), channels=0, expand_animations=False)
-        img = tf.cast(img, tf.float32) / 255.0
+        def tf_decode():
+            img = tf.io.decode_image(tf.io.read_file(path), channels=0, expand_animations=False)
+            return tf.cast(img, tf.float32) / 255.0
+
+        def cv_decode():
+            img = tf.numpy_function(lambda p: decode_tiff(p), [path], tf.float32, stateful=False)
+            return tf.ensure_shape(img, [None, None, None])
+
+        is_tiff = tf.reduce_any([tf.strings.regex_full_match(tf.strings.lower(path), f".*{e.decode()}") for e in tiff])
+        img = tf.cond(is_tiff, cv_decode, tf_decode)
         img = to_channels(img, channels)
         img = tf.image.resize(img, [image_size, image_size], antialias=True)
         return tf.ensure_shape(img, [image_size, image_size, channels]), label
