@@ -10,6 +10,7 @@ side, and the copy is then scored as if unseen).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -158,7 +159,7 @@ def image_folder_dataset(paths: Sequence[str], label_ids: Sequence[int], image_s
     labels = labels.astype(np.float32) if labels.ndim == 2 else labels.astype(np.int32)
     ds = tf.data.Dataset.from_tensor_slices((list(map(str, paths)), labels))
 
-    tiff = tuple(e.encode() for e in TIFF_EXTENSIONS)
+    tiff_name = ".*(" + "|".join(re.escape(e) for e in TIFF_EXTENSIONS) + ")"
 
     def decode_tiff(path):
         img = _decode(path.decode())
@@ -176,8 +177,7 @@ def image_folder_dataset(paths: Sequence[str], label_ids: Sequence[int], image_s
             img = tf.numpy_function(lambda p: decode_tiff(p), [path], tf.float32, stateful=False)
             return tf.ensure_shape(img, [None, None, None])
 
-        is_tiff = tf.reduce_any([tf.strings.regex_full_match(tf.strings.lower(path), f".*{e.decode()}") for e in tiff])
-        img = tf.cond(is_tiff, cv_decode, tf_decode)
+        img = tf.cond(tf.strings.regex_full_match(tf.strings.lower(path), tiff_name), cv_decode, tf_decode)
         img = to_channels(img, channels)
         img = tf.image.resize(img, [image_size, image_size], antialias=True)
         return tf.ensure_shape(img, [image_size, image_size, channels]), label
