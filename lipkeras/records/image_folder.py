@@ -94,7 +94,7 @@ def _float_rgb(img: np.ndarray) -> np.ndarray:
         img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     elif img.shape[-1] == 4:
         img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA)
-    return (img.astype(np.float32) / scale).astype(np.float32)
+    return img.astype(np.float32) / np.float32(scale)
 
 
 _DIGESTS: dict[tuple, str] = {}  # (path, size, mtime) → pixel digest, filled by image_problem's decode
@@ -174,7 +174,7 @@ def image_folder_dataset(paths: Sequence[str], label_ids: Sequence[int], image_s
             return tf.cast(img, tf.float32) / 255.0
 
         def cv_decode():
-            img = tf.numpy_function(lambda p: decode_tiff(p), [path], tf.float32, stateful=False)
+            img = tf.numpy_function(decode_tiff, [path], tf.float32, stateful=False)
             return tf.ensure_shape(img, [None, None, None])
 
         img = tf.cond(tf.strings.regex_full_match(tf.strings.lower(path), tiff_name), cv_decode, tf_decode)
