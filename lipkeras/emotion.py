@@ -61,6 +61,9 @@ def _rebuilt(model, policy: str):
     return copy
 
 
+MIN_FACE_CROP = 16  # px: the smallest side an image taken as a face crop may have (FER2013's are 48)
+
+
 def for_inference(model, precision: str = "float32", views: int = 1):
     """What prediction and export run: BatchNorm folded (``EmotionCNN.folded``: same outputs,
     ~12 % faster on this CPU), averaging over ``views`` test-time views of each face
@@ -194,21 +197,36 @@ class EmotionReader:
             try:
                 clip = process_image(item, self.preprocess_config(aligned=bool(aligned)))
             except SkipInput:
-                if aligned is not None or not self._small_image(path):
+                if aligned is not None:
+                    raise
+                why = self._not_a_face_crop(path)
+                if why:
+                    raise SkipInput(why) from None
+                if why == "":
                     raise
                 clip = process_image(item, self.preprocess_config(aligned=True))
             return self._result(str(path), self.predict_faces(clip["face"]))
         clip = process_video(Item(str(path), path.stem), self.preprocess_config())
         return self.classify_faces(clip["face"], str(path))
 
-    def _small_image(self, path: Path) -> bool:
+    def _not_a_face_crop(self, path: Path) -> str | None:
+        """Why an image the landmarker found no face in is not taken as a face crop either: ``""``
+        when it is larger than 2× the model's input (a photo: the landmarker's reason stands), a
+        reason when it is too small or blank to hold a face; ``None`` when it is taken as one."""
         from PIL import Image
 
         try:
             with Image.open(path) as img:
-                return max(img.size) <= 2 * self.size
+                size, (low, high) = img.size, img.convert("L").getextrema()
         except Exception:  # empty or corrupt: the landmarker's reason (SkipInput) is the one to report
-            return False
+            return ""
+        if max(size) > 2 * self.size:
+            return ""
+        if min(size) < MIN_FACE_CROP:
+            return f"too small for a face ({size[0]}x{size[1]} px; a face crop needs {MIN_FACE_CROP} px a side)"
+        if low == high:
+            return f"blank image (every pixel {low}): no face"
+        return None
 
 
 def ship(model_file: str | Path, out_dir: str | Path, face_size: int = 112, face_side: float = FER_FACE_SIDE,

@@ -28,14 +28,18 @@ def test_emotion_command_on_a_folder(grid_sample, tmp_path):
     shutil.copy(sorted((grid_sample / "s1").glob("*.mp4"))[0], folder / "clip.mp4")
     (folder / "broken.jpg").write_bytes(b"not an image")
     (folder / "empty.png").write_bytes(b"")
+    Image.fromarray(np.zeros((5, 5), np.uint8)).save(folder / "speck.png")  # no face, too small to be a crop
+    Image.fromarray(np.full((40, 40, 3), 128, np.uint8)).save(folder / "blank.png")  # no face, no content
     r = subprocess.run([sys.executable, "-m", "lipkeras", "emotion", str(tmp_path / "inputs"), "--model",
                         str(tmp_path / "emo.keras"), "--json"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 1, r.stderr  # one input failed, the others ran
     rows = {json.loads(line)["input"].rsplit("/", 1)[-1]: json.loads(line) for line in r.stdout.splitlines()}
-    assert set(rows) == {"crop.png", "clip.mp4", "broken.jpg", "empty.png"}
+    assert set(rows) == {"crop.png", "clip.mp4", "broken.jpg", "empty.png", "speck.png", "blank.png"}
     assert "error" in rows["broken.jpg"] and "broken.jpg" in r.stderr and "Traceback" not in r.stderr
     assert rows["broken.jpg"]["error"] == "not a readable image (corrupt or unknown format)"
     assert rows["empty.png"]["error"] == "empty file (0 bytes)"  # the reason, not the image library's
+    assert rows["speck.png"]["error"] == "too small for a face (5x5 px; a face crop needs 16 px a side)"
+    assert rows["blank.png"]["error"] == "blank image (every pixel 128): no face"
     for name, frames in (("crop.png", 1), ("clip.mp4", 75)):
         d = rows[name]
         assert d["label"] in LABELS and set(d["probs"]) == set(LABELS) and d["frames"] == frames

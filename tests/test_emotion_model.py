@@ -157,6 +157,34 @@ def test_distillation_targets_and_a_pruned_student(shared_data, tmp_path):
         EmotionConfig(distill_weight=1.5)
 
 
+def test_online_distillation_scores_each_augmented_batch(shared_data, tmp_path):
+    """``--distill-online``: the targets of a batch are the teacher's probabilities of those very
+    (augmented) faces, softened and blended with the one-hot labels; a run trains on them."""
+    import tensorflow as tf
+
+    from lipkeras.train.config import EmotionConfig
+    from lipkeras.train.emotion import online_targets, train
+
+    teacher = EmotionCNN(labels=LABELS, input_size=32, filters=(4, 8), kernel_sizes=(3, 3), dense_units=8)
+    teacher.save(tmp_path / "teacher.keras")
+    cfg = EmotionConfig(distill_from=str(tmp_path / "teacher.keras"), distill_online=True, distill_views=1,
+                        distill_weight=0.6, distill_temperature=2.0)
+    faces, ids = tf.constant(_faces(4)), tf.constant([0, 2, 1, 1], tf.int64)
+    same, targets = online_targets(cfg, LABELS)(faces, ids)
+    probs = np.sqrt(np.asarray(teacher.predict_on_batch(_faces(4))))  # T = 2: p^(1/2), renormalised
+    probs /= probs.sum(1, keepdims=True)
+    np.testing.assert_array_equal(np.asarray(same), _faces(4))
+    np.testing.assert_allclose(np.asarray(targets), 0.6 * probs + 0.4 * np.eye(3)[[0, 2, 1, 1]], atol=1e-5)
+
+    root = _fer_folder(shared_data, tmp_path, LABELS, 6)
+    big = EmotionCNN(labels=LABELS, input_size=48, filters=(8, 16), kernel_sizes=(3, 3), dense_units=8)
+    big.save(tmp_path / "big.keras")
+    summary = train(EmotionConfig(data=str(root), out=str(tmp_path / "run"), epochs=1, batch_size=8, filters="6,12",
+                                  kernel_sizes="3,3", dense_units=8, distill_from=str(tmp_path / "big.keras"),
+                                  distill_online=True, distill_views=2))
+    assert summary["epochs_run"] == 1 and not (tmp_path / "run" / "teacher_probs.npz").exists()
+
+
 def test_inference_is_deterministic():
     model = EmotionCNN(labels=LABELS, input_size=32, filters=(4, 8), kernel_sizes=(5, 3), convs_per_block=1)
     x = _faces(3)

@@ -210,6 +210,8 @@ class EmotionConfig(TrainingConfig):
     distill_weight: float = 0.7  # the teacher's share of each target, the one-hot label the rest
     distill_views: int = 10  # test-time views the teacher averages over (its best probabilities)
     distill_temperature: float = 1.0  # >1 softens the teacher's probabilities (p^(1/T), renormalised)
+    distill_online: bool = False  # the teacher scores each augmented training batch as it is drawn (consistent
+    # teaching), not the plain faces once: targets that are not its memory of the training faces
 
     def __post_init__(self):
         super().__post_init__()
