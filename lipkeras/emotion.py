@@ -80,7 +80,7 @@ def for_inference(model, precision: str = "float32", views: int = 1):
 
 def tflite_file(name_or_path: str) -> Path | None:
     """The ``model.tflite`` named by a path (the file, or a folder holding it and no ``.keras``),
-    also relative to ``saved_models/`` (e.g. ``fer_emotion/tflite/1``); ``None`` otherwise."""
+    also relative to ``saved_models/`` (e.g. ``fer_emotion/tflite/2``); ``None`` otherwise."""
     from lipkeras.lipreader import saved_models_dirs
 
     for c in [Path(name_or_path)] + [d / name_or_path for d in saved_models_dirs()]:
@@ -95,7 +95,7 @@ class EmotionReader:
     """A trained emotion model, ready for faces, images and videos.
 
     ``name_or_path``: a ``.keras`` model (file, folder or name under ``saved_models/``) or a TFLite
-    export of one (``model.tflite``, float32 or int8, e.g. ``fer_emotion/tflite/1``).
+    export of one (``model.tflite``, float32 or int8, e.g. ``fer_emotion/tflite/2``).
     ``views``: test-time views averaged per face (1; 2 = + mirror; 5 = + shifts; 10 = both, see
     ``FaceViews``), for images and video frames alike. ``None`` takes the model's own choice from
     its ``lipkeras.json``: ``"views"`` for images, ``"video_views"`` for videos (both 1 when
