@@ -196,32 +196,31 @@ class EmotionReader:
             item = Item(str(path), path.stem, kind="image")
             try:
                 clip = process_image(item, self.preprocess_config(aligned=bool(aligned)))
-            except SkipInput:
+            except SkipInput as no_face:
                 if aligned is not None:
                     raise
-                why = self._not_a_face_crop(path)
-                if why:
+                why = self._not_a_face_crop(path, str(no_face))
+                if why is not None:
                     raise SkipInput(why) from None
-                if why == "":
-                    raise
                 clip = process_image(item, self.preprocess_config(aligned=True))
             return self._result(str(path), self.predict_faces(clip["face"]))
         clip = process_video(Item(str(path), path.stem), self.preprocess_config())
         return self.classify_faces(clip["face"], str(path))
 
-    def _not_a_face_crop(self, path: Path) -> str | None:
-        """Why an image the landmarker found no face in is not taken as a face crop either: ``""``
-        when it is larger than 2× the model's input (a photo: the landmarker's reason stands), a
-        reason when it is too small or blank to hold a face; ``None`` when it is taken as one."""
+    def _not_a_face_crop(self, path: Path, no_face: str) -> str | None:
+        """Why an image the landmarker found no face in (``no_face``: its reason) is not taken as a
+        face crop either: that reason for a photo (larger than 2× the model's input) or an
+        unreadable file, another when it is too small or blank to hold a face; ``None`` when it is
+        taken as one."""
         from PIL import Image
 
         try:
             with Image.open(path) as img:
                 size, (low, high) = img.size, img.convert("L").getextrema()
-        except Exception:  # empty or corrupt: the landmarker's reason (SkipInput) is the one to report
-            return ""
+        except Exception:  # empty or corrupt: the landmarker's reason is the one to report
+            return no_face
         if max(size) > 2 * self.size:
-            return ""
+            return no_face
         if min(size) < MIN_FACE_CROP:
             return f"too small for a face ({size[0]}x{size[1]} px; a face crop needs {MIN_FACE_CROP} px a side)"
         if low == high:
