@@ -167,7 +167,8 @@ class EmotionReader:
         return np.concatenate(probs)
 
     def classify_faces(self, faces: np.ndarray, source: str = "") -> dict:
-        """Label of a clip's face frames ``[T, H, W, C]`` (sampled to ``max_frames``, probabilities averaged)."""
+        """Label of a clip's face frames ``[T, H, W, C]`` (sampled to ``max_frames``, probabilities averaged):
+        ``frames`` counts the clip's face frames, ``frames_averaged`` the sampled ones behind the label."""
         probs = self.predict_faces(sample_faces(faces, self.max_frames), views=self.video_views)
         return self._result(source, probs) | {"frames": len(faces)}
 
@@ -182,7 +183,8 @@ class EmotionReader:
     def _result(self, source: str, probs: np.ndarray) -> dict:
         mean = probs.mean(0)
         return {"input": source, "label": self.labels[int(mean.argmax())],
-                "probs": {name: round(float(p), 4) for name, p in zip(self.labels, mean)}, "frames": int(len(probs))}
+                "probs": {name: round(float(p), 4) for name, p in zip(self.labels, mean)}, "frames": int(len(probs)),
+                "frames_averaged": int(len(probs))}
 
     def classify(self, path: str | Path, aligned: bool | None = None) -> dict:
         """Label of an image or a video. ``aligned=None``: an image no larger than 2× the model's input

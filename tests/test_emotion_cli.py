@@ -40,9 +40,10 @@ def test_emotion_command_on_a_folder(grid_sample, tmp_path):
     assert rows["empty.png"]["error"] == "empty file (0 bytes)"  # the reason, not the image library's
     assert rows["speck.png"]["error"] == "too small for a face (5x5 px; a face crop needs 16 px a side)"
     assert rows["blank.png"]["error"] == "blank image (every pixel 128): no face"
-    for name, frames in (("crop.png", 1), ("clip.mp4", 75)):
+    for name, frames, averaged in (("crop.png", 1, 1), ("clip.mp4", 75, 32)):  # a video: 32 sampled frames
         d = rows[name]
         assert d["label"] in LABELS and set(d["probs"]) == set(LABELS) and d["frames"] == frames
+        assert d["frames_averaged"] == averaged
         assert abs(sum(d["probs"].values()) - 1) < 1e-3
 
 
