@@ -16,6 +16,7 @@ from lipkeras._quiet import import_tensorflow
 tf = import_tensorflow()
 
 LIP_READERS = ("grid_lipreader", "grid_crossmodal")
+REPO = Path(__file__).resolve().parents[1]
 
 
 def latest(name: str) -> Path:
@@ -75,14 +76,15 @@ def test_shipped_lip_reader_savedmodel_matches_keras(name, mouth_clips):
     assert (latest(name) / "assets.extra" / "MODEL_CARD.md").is_file()
 
 
-def test_shipped_emotion_savedmodel_matches_keras(fer_faces, grid_sample, tmp_path):
+@pytest.mark.parametrize("name", ["fer_emotion", "fer_emotion_fast"])
+def test_shipped_emotion_savedmodel_matches_keras(name, fer_faces, grid_sample, tmp_path):
     from lipkeras.emotion import EmotionReader
     from lipkeras.preprocess import PreprocessConfig, run
     from lipkeras.records.inspect import iter_records
     from lipkeras.records.schema import parse
 
-    path, meta = latest_export("fer_emotion")
-    reader = EmotionReader("fer_emotion", precision=meta["precision"], views=meta.get("views", 1))  # as the graph computes
+    path, meta = latest_export(name)
+    reader = EmotionReader(name, precision=meta["precision"], views=meta.get("views", 1))  # as the graph computes
     loaded = tf.saved_model.load(str(path))
     expected = reader.predict_faces(fer_faces)
     out = loaded.signatures["serving_default"](faces=tf.constant(fer_faces.astype(np.float32) / 255))
@@ -105,6 +107,22 @@ def test_shipped_emotion_savedmodel_matches_keras(fer_faces, grid_sample, tmp_pa
         python = reader.classify_faces(parse(raw, rois=("face",))["face"].numpy())
         np.testing.assert_allclose(probs, [python["probs"][k] for k in reader.labels], atol=2e-3)
     assert list(video["frames"].numpy()) == [75, 75]
+
+
+@pytest.mark.parametrize("name", ["fer_emotion", "fer_emotion_fast"])
+def test_shipped_int8_emotion_export_agrees_with_its_keras_model(name, shared_data):
+    """The shipped int8 TFLite file (the fast path) labels real FER faces as its float32 model does."""
+    from lipkeras.emotion import EmotionReader
+
+    base = REPO / "saved_models" / name / "tflite"
+    newest = max((p for p in base.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    assert json.loads((newest / "lipkeras.json").read_text())["precision"] == "int8"
+    faces = read_fer_faces(shared_data, per_label=10)
+    int8 = EmotionReader(str(newest / "model.tflite"), views=1).predict_faces(faces)
+    float32 = EmotionReader(name, views=1).predict_faces(faces)
+    assert int8.shape == float32.shape == (70, 7) and np.allclose(int8.sum(1), 1, atol=1e-3)
+    assert (int8.argmax(1) == float32.argmax(1)).mean() >= 0.9
+    assert np.abs(int8 - float32).mean() < 0.03
 
 
 def test_saved_model_cli_lists_the_signatures():

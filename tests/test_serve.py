@@ -19,7 +19,7 @@ import requests
 from conftest import latest_export, read_fer_faces, write_video
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = ("grid_lipreader", "grid_crossmodal", "fer_emotion")
+SHIPPED = ("grid_lipreader", "grid_crossmodal", "fer_emotion", "fer_emotion_fast")
 
 
 def start_server(*args: str) -> tuple[subprocess.Popen, str]:
