@@ -120,7 +120,7 @@ def test_shipped_int8_emotion_export_agrees_with_its_keras_model(name, shared_da
     faces = read_fer_faces(shared_data, per_label=10)
     int8 = EmotionReader(str(newest / "model.tflite"), views=1).predict_faces(faces)
     float32 = EmotionReader(name, views=1).predict_faces(faces)
-    assert int8.shape == float32.shape == (70, 7) and np.allclose(int8.sum(1), 1, atol=1e-3)
+    assert int8.shape == float32.shape == (70, 7) and np.allclose(int8.sum(1), 1, atol=0.02)  # softmax in 1/256 steps
     assert (int8.argmax(1) == float32.argmax(1)).mean() >= 0.9
     assert np.abs(int8 - float32).mean() < 0.03
 
