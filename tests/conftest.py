@@ -77,10 +77,16 @@ def latest_export(name: str) -> tuple[Path, dict]:
     ``assets.extra/lipkeras.json`` (what it computes in, its labels or vocabulary)."""
     import json
 
-    versions = sorted((int(p.name) for p in (REPO / "saved_models" / name).iterdir() if p.name.isdigit()), reverse=True)
-    assert versions, f"{name}: no exported version under saved_models/{name}/"
-    path = REPO / "saved_models" / name / str(versions[0])
+    path = newest_version(REPO / "saved_models" / name)
     return path, json.loads((path / "assets.extra" / "lipkeras.json").read_text())
+
+
+def newest_version(folder: Path) -> Path:
+    """``folder/<N>`` of the largest N: the newest version of an export (``saved_models/<name>``,
+    ``saved_models/<name>/tflite``)."""
+    versions = sorted((int(p.name) for p in folder.iterdir() if p.name.isdigit()), reverse=True)
+    assert versions, f"no exported version under {folder}/"
+    return folder / str(versions[0])
 
 
 def read_fer_faces(shared_data: Path, per_label: int) -> np.ndarray:

@@ -10,13 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import latest_export, read_fer_faces
+from conftest import REPO, latest_export, newest_version, read_fer_faces
 from lipkeras._quiet import import_tensorflow
 
 tf = import_tensorflow()
 
 LIP_READERS = ("grid_lipreader", "grid_crossmodal")
-REPO = Path(__file__).resolve().parents[1]
 
 
 def latest(name: str) -> Path:
@@ -114,8 +113,7 @@ def test_shipped_int8_emotion_export_agrees_with_its_keras_model(name, shared_da
     """The shipped int8 TFLite file (the fast path) labels real FER faces as its float32 model does."""
     from lipkeras.emotion import EmotionReader
 
-    base = REPO / "saved_models" / name / "tflite"
-    newest = max((p for p in base.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    newest = newest_version(REPO / "saved_models" / name / "tflite")
     assert json.loads((newest / "lipkeras.json").read_text())["precision"] == "int8"
     faces = read_fer_faces(shared_data, per_label=10)
     int8 = EmotionReader(str(newest / "model.tflite"), views=1).predict_faces(faces)
