@@ -236,6 +236,15 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--roi", choices=("mouth", "face"), default="mouth", help="which crop --png draws")
     ins.add_argument("--examples", type=int, default=5, help="how many transcripts/labels to show")
 
+    rec = sub.add_parser("records", help="records tools: export-npz (arrays for training without TensorFlow)",
+                         description="export-npz DATA OUT.npz: records or an image folder as NumPy arrays per split "
+                                     "(`lipkeras records export-npz --help`).", add_help=False)
+    rec.add_argument("tool", nargs="?", choices=("export-npz",), help="which tool")
+    rec.add_argument("rest", nargs=argparse.REMAINDER, help="its arguments")
+    trn = sub.add_parser("train", help="train a model (`lipkeras train --stage STAGE --help`)", add_help=False,
+                         description="The same as python -m lipkeras.train.")
+    trn.add_argument("rest", nargs=argparse.REMAINDER, help="--stage STAGE and its fields")
+
     demo = sub.add_parser("demo", help="the quick start: preprocess the bundled GRID sample and read it back",
                           description="Preprocess the bundled GRID clips into tfrecords/grid_sample, read one batch, "
                                       "print shapes and a transcript, save a contact sheet of mouth frames.")
@@ -372,7 +381,20 @@ def _serve(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train"]:  # its own parser: every stage's fields
+        from lipkeras.train.__main__ import main as train_main
+
+        return train_main(argv[1:], prog="lipkeras train")
+    if argv[:2] == ["records", "export-npz"]:
+        from lipkeras.records.arrays import main as export_npz
+
+        return export_npz(argv[2:])
     args = build_parser().parse_args(argv)
+    if args.command == "records":  # export-npz returned above
+        print("usage: lipkeras records export-npz DATA OUT.npz [options] (see `lipkeras records export-npz --help`)",
+              file=sys.stderr)
+        return 2
     if args.command == "preprocess":
         from lipkeras.preprocess.cli import run
 

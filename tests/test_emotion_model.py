@@ -185,6 +185,30 @@ def test_online_distillation_scores_each_augmented_batch(shared_data, tmp_path):
     assert summary["epochs_run"] == 1 and not (tmp_path / "run" / "teacher_probs.npz").exists()
 
 
+def test_an_ensemble_of_teachers_averages_their_probabilities(tmp_path):
+    """``--distill-from A,B``: one teacher whose probabilities are the mean of A's and B's; a teacher
+    trained on other labels is refused, naming its file."""
+    import tensorflow as tf
+
+    from lipkeras.train.config import EmotionConfig
+    from lipkeras.train.emotion import online_targets, teacher_paths
+
+    a = EmotionCNN(labels=LABELS, input_size=32, filters=(4, 8), kernel_sizes=(3, 3), dense_units=8)
+    b = EmotionCNN(labels=LABELS, input_size=32, filters=(6, 4), kernel_sizes=(5, 3), dense_units=4, mean_face=False)
+    a.save(tmp_path / "a.keras")
+    b.save(tmp_path / "b.keras")
+    cfg = EmotionConfig(distill_from=f"{tmp_path / 'a.keras'}, {tmp_path / 'b.keras'}", distill_online=True,
+                        distill_views=1, distill_weight=1.0)
+    assert teacher_paths(cfg) == [str(tmp_path / "a.keras"), str(tmp_path / "b.keras")]
+    _, targets = online_targets(cfg, LABELS)(tf.constant(_faces(4)), tf.constant([0, 1, 2, 0], tf.int64))
+    mean = (np.asarray(a.predict_on_batch(_faces(4))) + np.asarray(b.predict_on_batch(_faces(4)))) / 2
+    np.testing.assert_allclose(np.asarray(targets), mean, atol=1e-5)
+    EmotionCNN(labels=("happy", "sad", "angry"), input_size=32, filters=(4, 4), kernel_sizes=(3, 3),
+               dense_units=4).save(tmp_path / "other.keras")
+    with pytest.raises(ValueError, match="other.keras: teacher labels"):
+        online_targets(EmotionConfig(distill_from=f"{tmp_path / 'a.keras'},{tmp_path / 'other.keras'}"), LABELS)
+
+
 def test_inference_is_deterministic():
     model = EmotionCNN(labels=LABELS, input_size=32, filters=(4, 8), kernel_sizes=(5, 3), convs_per_block=1)
     x = _faces(3)

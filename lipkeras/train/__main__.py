@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import os
 import sys
 
 from lipkeras.train.config import STAGE_CONFIGS, load_fields
@@ -20,6 +21,7 @@ from lipkeras.train.config import STAGE_CONFIGS, load_fields
 TRAINERS = {"lipnet": "lipkeras.train.lipreading", "decoder": "lipkeras.train.language_model",
             "visual": "lipkeras.train.visual", "integrate": "lipkeras.train.integrate",
             "emotion": "lipkeras.train.emotion"}
+BACKENDS = ("tensorflow", "jax", "torch")
 OPTIONAL_PATHS = ("train_ids", "val_ids", "test_ids", "train_split", "val_split", "init_from", "val_text", "val_data",
                   "from_tuner")
 
@@ -28,11 +30,14 @@ def _bool(text: str) -> bool:
     return str(text).lower() in ("1", "true", "yes", "on")
 
 
-def parser(stage: str | None = None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m lipkeras.train", description="Train lipkeras models "
+def parser(stage: str | None = None, prog: str = "python -m lipkeras.train") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Train lipkeras models "
                                 "(give --stage with --help to see its fields).")
     p.add_argument("--stage", required=True, choices=list(STAGE_CONFIGS), help="what to train")
     p.add_argument("--config", help="YAML or JSON file of config fields; flags override it")
+    p.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="Keras backend to train under (default: $KERAS_BACKEND, else tensorflow); jax and torch "
+                        "train --stage emotion/lipnet from arrays (--data X.npz from `lipkeras records export-npz`)")
     if stage in STAGE_CONFIGS:
         for f in dataclasses.fields(STAGE_CONFIGS[stage]):
             if f.name == "stage":
@@ -43,17 +48,22 @@ def parser(stage: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog: str = "python -m lipkeras.train") -> int:
     from lipkeras import _quiet
 
     argv = sys.argv[1:] if argv is None else list(argv)
     peek = argparse.ArgumentParser(add_help=False)
     peek.add_argument("--stage")
     first, _ = peek.parse_known_args(argv)
-    args = parser(first.stage).parse_args(argv)
-    _quiet.import_tensorflow()
+    args = parser(first.stage, prog).parse_args(argv)
+    backend = args.backend or os.environ.get("KERAS_BACKEND", "tensorflow")
+    if "keras" in sys.modules and sys.modules["keras"].backend.backend() != backend:
+        print(f"lipkeras train: error: Keras is already running under {sys.modules['keras'].backend.backend()}; "
+              f"set KERAS_BACKEND={backend} before Python starts", file=sys.stderr)
+        return 2
+    os.environ["KERAS_BACKEND"] = backend  # before anything imports Keras
     fields = load_fields(args.config) if args.config else {}
-    fields.update({k: v for k, v in vars(args).items() if v is not None and k != "config"})
+    fields.update({k: v for k, v in vars(args).items() if v is not None and k not in ("config", "backend")})
     for k in OPTIONAL_PATHS:
         if fields.get(k) in ("", "none", "None"):
             fields[k] = None
@@ -62,10 +72,20 @@ def main(argv=None) -> int:
     except (TypeError, ValueError) as exc:
         print(f"lipkeras train: error: {exc}", file=sys.stderr)
         return 2
-    trainer = importlib.import_module(TRAINERS[args.stage])
+    from lipkeras.train.portable import is_arrays
+
+    if is_arrays(getattr(cfg, "data", "")):
+        trainer = importlib.import_module("lipkeras.train.portable")
+    elif backend != "tensorflow":
+        print(f"lipkeras train: error: --backend {backend} trains from arrays: export the data once with "
+              f"`lipkeras records export-npz DATA OUT.npz` and give --data OUT.npz", file=sys.stderr)
+        return 2
+    else:
+        _quiet.import_tensorflow()
+        trainer = importlib.import_module(TRAINERS[args.stage])
     try:
         trainer.train(cfg)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError) as exc:  # ArraysError is a ValueError
         print(f"lipkeras train: error: {exc}", file=sys.stderr)
         return 2
     return 0

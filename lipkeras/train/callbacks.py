@@ -26,11 +26,15 @@ def transcribe_dataset(model, dataset, beam_width: int = 0, recognize=None):
     """
     recognize = recognize or ctc_recognizer(beam_width)
     refs, hyps, ids = [], [], []
-    for batch in dataset:
-        hyps += recognize(model, batch["frames"].numpy(), batch["frame_lengths"].numpy())
-        refs += [t.decode() for t in batch["transcript"].numpy()]
-        ids += [t.decode() for t in batch["clip_id"].numpy()]
+    for batch in dataset:  # tf.data batches (tensors, bytes) or NumPy ones (arrays, str): the portable stages'
+        hyps += recognize(model, np.asarray(batch["frames"]), np.asarray(batch["frame_lengths"]))
+        refs += [_text(t) for t in np.asarray(batch["transcript"])]
+        ids += [_text(t) for t in np.asarray(batch["clip_id"])]
     return refs, hyps, ids
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class DecodeMetrics(keras.callbacks.Callback):

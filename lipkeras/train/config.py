@@ -47,6 +47,7 @@ class TrainingConfig(StageConfig):
     steps_per_epoch: int = 0  # 0: one pass over the training data
     max_minutes: float = 0.0  # stop after this much training wall time (0: no limit)
     keep_checkpoints: int = 0  # keep the last K epochs under checkpoints/ (for checkpoint averaging)
+    checkpoint_every: int = 1  # write last.keras and the resume backup every N epochs (short epochs: N > 1)
     strategy: str = "none"
     precision: str = "float32"  # or "bfloat16": Keras mixed_bfloat16 (float32 weights; faster on AMX CPUs, TPUs)
     seed: int = 0
@@ -206,7 +207,7 @@ class EmotionConfig(TrainingConfig):
     tune_epochs: int = 10  # epochs per tuner trial (early stopping inside)
     from_tuner: str | None = None  # train with the best hyperparameters of this tuning run folder
     init_from: str | None = None  # start from this .keras model's weights (same design and labels; other widths resized)
-    distill_from: str | None = None  # a trained emotion .keras model whose probabilities become the training targets
+    distill_from: str | None = None  # a trained emotion .keras model (or several, comma-separated: their mean) whose probabilities become the training targets
     distill_weight: float = 0.7  # the teacher's share of each target, the one-hot label the rest
     distill_views: int = 10  # test-time views the teacher averages over (its best probabilities)
     distill_temperature: float = 1.0  # >1 softens the teacher's probabilities (p^(1/T), renormalised)

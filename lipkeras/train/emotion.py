@@ -104,19 +104,33 @@ def load_split(cfg: EmotionConfig):
             ([val_paths[i] for i in keep], [index[val_names[i]] for i in keep]), skipped, len(copies))
 
 
+def teacher_paths(cfg: EmotionConfig) -> list[str]:
+    """The models ``cfg.distill_from`` names: one path, or several separated by commas (an ensemble)."""
+    return [p.strip() for p in (cfg.distill_from or "").split(",") if p.strip()]
+
+
 def teacher_model(cfg: EmotionConfig, labels):
     """``cfg.distill_from`` ready to predict (BatchNorm folded, ``distill_views`` views, ``cfg.precision``);
-    its labels must be the data's."""
+    its labels must be the data's. Several teachers (comma-separated) become one model averaging their
+    probabilities: an ensemble teaches better than any of its members (Hinton et al., 2015)."""
     import keras
+    from keras import ops
 
     import lipkeras.models  # noqa: F401  (registers the classes)
     from lipkeras.emotion import for_inference
 
-    teacher = keras.saving.load_model(cfg.distill_from, compile=False)
-    if tuple(getattr(teacher, "labels", ())) != tuple(labels):
-        raise ValueError(f"{cfg.distill_from}: teacher labels {tuple(getattr(teacher, 'labels', ()))} differ "
-                         f"from the data's {tuple(labels)}")
-    return for_inference(teacher, cfg.precision, cfg.distill_views)
+    members = []
+    for path in teacher_paths(cfg):
+        teacher = keras.saving.load_model(path, compile=False)
+        if tuple(getattr(teacher, "labels", ())) != tuple(labels):
+            raise ValueError(f"{path}: teacher labels {tuple(getattr(teacher, 'labels', ()))} differ "
+                             f"from the data's {tuple(labels)}")
+        members.append(for_inference(teacher, cfg.precision, cfg.distill_views))
+    if len(members) == 1:
+        return members[0]
+    faces = keras.Input(tuple(members[0].inputs[0].shape[1:]), name="faces")
+    probs = [ops.cast(m(faces), "float32") for m in members]
+    return keras.Model(faces, ops.mean(ops.stack(probs, axis=0), axis=0), name="teacher_ensemble")
 
 
 def blend_targets(cfg: EmotionConfig, probs, onehot):
@@ -156,7 +170,8 @@ def distilled_targets(cfg: EmotionConfig, labels, paths, ids, out: Path) -> np.n
     from lipkeras.records.image_folder import image_folder_dataset
 
     cache = out / "teacher_probs.npz"
-    key = np.array([str(Path(cfg.distill_from).resolve()), str(cfg.distill_views), str(len(paths)), cfg.precision])
+    key = np.array([",".join(str(Path(t).resolve()) for t in teacher_paths(cfg)), str(cfg.distill_views),
+                    str(len(paths)), cfg.precision])
     probs = None
     if cache.is_file():
         with np.load(cache) as f:

@@ -118,16 +118,20 @@ def steps_for(cfg, n_train: int) -> int:
     return getattr(cfg, "steps_per_epoch", 0) or math.ceil(n_train / cfg.batch_size)
 
 
-def checkpoint_callbacks(cfg, monitor: str, mode: str) -> list:
+def checkpoint_callbacks(cfg, monitor: str, mode: str, steps_per_epoch: int = 0) -> list:
     """``best.keras`` (by ``monitor``), ``last.keras``, ``backup/`` (``BackupAndRestore``: a killed run
     resumes where it stopped), ``history.csv``, and the kept epochs of ``--keep-checkpoints``."""
     import keras
 
     out = Path(cfg.out)
+    # --checkpoint-every N: last.keras and the backup every N epochs (an accelerator's 1 s epochs would
+    # otherwise spend a tenth of their time writing them)
+    every = getattr(cfg, "checkpoint_every", 1)
+    freq = "epoch" if every <= 1 or not steps_per_epoch else int(every * steps_per_epoch)
     callbacks = [
         keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor=monitor, mode=mode, save_best_only=True),
-        keras.callbacks.ModelCheckpoint(str(out / "last.keras")),
-        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        keras.callbacks.ModelCheckpoint(str(out / "last.keras"), save_freq=freq),
+        keras.callbacks.BackupAndRestore(str(out / "backup"), save_freq=freq),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
     ]
     if getattr(cfg, "keep_checkpoints", 0):
