@@ -157,8 +157,19 @@ def _transcribe(args) -> int:
         return reader.transcribe(v, beam_width=args.beam, emotion=emotion, lm_weight=args.lm_weight,
                                  ctc_weight=args.ctc_weight)
 
-    return _each("transcribe", videos, "video", reader.name, args.json, work, lambda v, r: f"{v}: {r['text']}",
-                 (SkipInput,))
+    return _each("transcribe", videos, "video", reader.name, args.json, work, _transcript_line, (SkipInput,))
+
+
+def _transcript_line(video: str, r: dict) -> str:
+    """``VIDEO: text (confidence 0.97; emotion happy 0.81)``, and a warning line when it is unreliable."""
+    extra = [f"confidence {r['confidence']:.2f}"] if "confidence" in r else []
+    if "emotion" in r:
+        extra.append(f"emotion {r['emotion']} {r['emotion_probs'][r['emotion']]:.2f}")
+    line = f"{video}: {r['text']}" + (f" ({'; '.join(extra)})" if extra else "")
+    for key in ("warning", "emotion_warning"):
+        if key in r:
+            line += f"\n  warning: {r[key]}"
+    return line
 
 
 def _each(command, inputs, key, model_name, as_json, work, show, errors) -> int:
@@ -212,8 +223,11 @@ def _emotion(args) -> int:
     def work(i):
         return reader.classify(i, aligned=True if args.aligned else None) | {"model": reader.name}
 
-    return _each("emotion", inputs, "input", reader.name, args.json, work,
-                 lambda i, r: f"{i}: {r['label']} ({r['probs'][r['label']]:.2f})", (SkipInput, OSError))
+    def show(i, r):
+        line = f"{i}: {r['label']} ({r['probs'][r['label']]:.2f})"
+        return line + (f"\n  warning: {r['warning']}" if "warning" in r else "")
+
+    return _each("emotion", inputs, "input", reader.name, args.json, work, show, (SkipInput, OSError))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -241,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "(`lipkeras records export-npz --help`).", add_help=False)
     rec.add_argument("tool", nargs="?", choices=("export-npz",), help="which tool")
     rec.add_argument("rest", nargs=argparse.REMAINDER, help="its arguments")
+    sub.add_parser("calibrate", help="fit a model's confidence and domain on its validation/training data "
+                   "(`lipkeras calibrate --help`)", add_help=False).add_argument("rest", nargs=argparse.REMAINDER)
     trn = sub.add_parser("train", help="train a model (`lipkeras train --stage STAGE --help`)", add_help=False,
                          description="The same as python -m lipkeras.train.")
     trn.add_argument("rest", nargs=argparse.REMAINDER, help="--stage STAGE and its fields")
@@ -386,6 +402,10 @@ def main(argv: list[str] | None = None) -> int:
         from lipkeras.train.__main__ import main as train_main
 
         return train_main(argv[1:], prog="lipkeras train")
+    if argv[:1] == ["calibrate"]:
+        from lipkeras.calibrate import main as calibrate_main
+
+        return calibrate_main(argv[1:])
     if argv[:2] == ["records", "export-npz"]:
         from lipkeras.records.arrays import main as export_npz
 

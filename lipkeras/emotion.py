@@ -91,6 +91,34 @@ def tflite_file(name_or_path: str) -> Path | None:
     return None
 
 
+def calibration_of(model_path: Path, meta: dict) -> dict:
+    """The ``confidence`` section ``lipkeras calibrate`` wrote: in the model's ``lipkeras.json``, or for
+    an export (``NAME/tflite/N``, ``NAME/N``) in its model folder's; ``{}`` when uncalibrated."""
+    if meta.get("confidence"):
+        return meta["confidence"]
+    for folder in (model_path.parent.parent, model_path.parent.parent.parent):
+        f = folder / "lipkeras.json"
+        if f.is_file():
+            found = json.loads(f.read_text()).get("confidence")
+            if found:
+                return found
+    return {}
+
+
+def label_confidence(probs: np.ndarray, calibration: dict) -> dict:
+    """``confidence``: the label's probability after the calibration's temperature (1: as the model
+    gives it); with ``warning`` when it is under the threshold (the label is more likely wrong)."""
+    t = float(calibration.get("temperature", 1.0))
+    z = np.log(np.clip(np.asarray(probs, np.float64), 1e-12, 1.0)) / t
+    p = np.exp(z - z.max())
+    confidence = float((p / p.sum()).max())
+    out = {"confidence": round(confidence, 4)}
+    threshold = float(calibration.get("threshold", 0.5))
+    if confidence < threshold:
+        out["warning"] = f"uncertain label: confidence {confidence:.2f} (< {threshold:.2f})"
+    return out
+
+
 class EmotionReader:
     """A trained emotion model, ready for faces, images and videos.
 
@@ -134,6 +162,7 @@ class EmotionReader:
         self._models: dict = {}
         self.model = self.model_for(self.views)
         self.labels = tuple(getattr(self.model, "labels", None) or self.model.get_config()["labels"])
+        self.calibration = calibration_of(self.path, self.meta)
         _, self.size, _, self.channels = self.model.input_shape
         self.max_frames = max_frames
 
@@ -182,9 +211,10 @@ class EmotionReader:
 
     def _result(self, source: str, probs: np.ndarray) -> dict:
         mean = probs.mean(0)
-        return {"input": source, "label": self.labels[int(mean.argmax())],
-                "probs": {name: round(float(p), 4) for name, p in zip(self.labels, mean)}, "frames": int(len(probs)),
-                "frames_averaged": int(len(probs))}
+        out = {"input": source, "label": self.labels[int(mean.argmax())],
+               "probs": {name: round(float(p), 4) for name, p in zip(self.labels, mean)}, "frames": int(len(probs)),
+               "frames_averaged": int(len(probs))}
+        return out | label_confidence(mean, self.calibration)
 
     def classify(self, path: str | Path, aligned: bool | None = None) -> dict:
         """Label of an image or a video. ``aligned=None``: an image no larger than 2× the model's input

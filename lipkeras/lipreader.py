@@ -93,6 +93,15 @@ class LipReader:
             self.decoding = CTCDecodingConfig(**self.meta.get("decoding", {}))
         if self.lm is None:
             self.decoding.lm_weight = 0.0
+        from lipkeras.decode.confidence import DOMAIN_FILE, Calibration, Domain
+
+        # how far to trust a transcript (lipkeras calibrate fits both; uncalibrated models get defaults)
+        self.calibration = Calibration.from_meta(self.meta.get("confidence"))
+        self.domain = Domain.load(self.path.parent / DOMAIN_FILE)
+        if self.kind == "ctc":  # logits and the features under the output layer, in one pass
+            head_input = self.model.get_layer("ctc_head").input  # [features, mask] when called with a mask
+            features = head_input[0] if isinstance(head_input, (list, tuple)) else head_input
+            self.probe = keras.Model(self.model.inputs, [self.model.outputs[0], features])
 
     def decoding_config(self, beam_width: int = 0, lm_weight: float | None = None, ctc_weight: float | None = None):
         """The model's default decoding with any of these overridden (``beam_width`` 0: the default;
@@ -127,16 +136,62 @@ class LipReader:
         return self._recognize_batch(frames, lengths, beam_width, lm_weight, ctc_weight)
 
     def _recognize_batch(self, frames, lengths, beam_width, lm_weight, ctc_weight) -> list[dict]:
+        from lipkeras.decode.confidence import assess
+
+        results, char_logprobs, embeddings = self.read_batch(frames, lengths, beam_width, lm_weight, ctc_weight)
+        for r, p, e, n in zip(results, char_logprobs, embeddings, np.asarray(lengths)):
+            r.pop("_ctc_char_logprobs", None)
+            check = self.domain.check(e, int(n)) if self.domain is not None else None
+            r.update(assess(r["text"], p, self.calibration, check))
+        return results
+
+    def embed_batch(self, frames, lengths) -> np.ndarray:
+        """Each clip's embedding (the domain check's input) without decoding: mean and standard
+        deviation over its frames of the features under the output layer (cross-modal: the memory)."""
+        from lipkeras.decode.confidence import clip_embedding
+
+        lengths = np.asarray(lengths)
+        if self.kind == "crossmodal":
+            features = self.recognizer.encode(frames, lengths)["memory"]
+        else:
+            features = np.asarray(self.probe.predict_on_batch({"frames": frames, "frame_lengths": lengths})[1])
+        return np.stack([clip_embedding(features[b], int(n)) for b, n in enumerate(lengths)])
+
+    def read_batch(self, frames, lengths, beam_width: int = 0, lm_weight: float | None = None,
+                   ctc_weight: float | None = None) -> tuple[list[dict], list[list[float]], np.ndarray]:
+        """Decoded clips (one dict each: ``text`` and the search's scores), the raw log-probability of
+        each character of each text (the confidences' input) and each clip's embedding (the domain
+        check's input): what ``recognize_batch`` reports, before calibration. Cross-modal results
+        also keep ``_ctc_char_logprobs``, the text forced-aligned to the CTC branch (what a served
+        model, which has only that branch's posteriors, is calibrated on)."""
         from lipkeras.decode import decode
+        from lipkeras.decode.confidence import clip_embedding, ctc_char_logprobs, normalized
+        from lipkeras.decode.ctc_prefix import log_softmax
 
         cfg = self.decoding_config(beam_width, lm_weight, ctc_weight)
+        lengths = np.asarray(lengths)
         if self.kind == "crossmodal":
-            return self.recognizer.recognize(frames, lengths, cfg)
-        logits = self.logits(frames, lengths)
-        if cfg.beam_width > 1 and cfg.lm_weight > 0:
-            return self._ctc_lm_search(logits, lengths, cfg)
-        texts = decode(logits, lengths, beam_width=cfg.beam_width, vocab=self.vocab)
-        return [{"text": t} for t in texts]
+            enc = self.recognizer.encode(frames, lengths)
+            results = self.recognizer.recognize(frames, lengths, cfg, encoded=enc)
+            chars = []
+            for r in results:  # the attention decoder's own per-character log-probabilities
+                text, logprobs = normalized(self.vocab.decode(self.vocab.encode(r["text"])), r["char_logprobs"])
+                chars.append(logprobs if text == r["text"] else [-np.inf] * len(r["text"]))
+            features = enc["memory"]
+            for b, (r, n) in enumerate(zip(results, lengths)):
+                r["_ctc_char_logprobs"] = ctc_char_logprobs(log_softmax(enc["ctc"][b, :int(n)]),
+                                                            self.vocab.encode(r["text"]))
+        else:
+            logits, features = (np.asarray(v) for v in self.probe.predict_on_batch(
+                {"frames": frames, "frame_lengths": lengths}))
+            if cfg.beam_width > 1 and cfg.lm_weight > 0:
+                results = self._ctc_lm_search(logits, lengths, cfg)
+            else:
+                results = [{"text": t} for t in decode(logits, lengths, beam_width=cfg.beam_width, vocab=self.vocab)]
+            chars = [ctc_char_logprobs(log_softmax(logits[b, :int(n)]), self.vocab.encode(r["text"]))
+                     for b, (r, n) in enumerate(zip(results, lengths))]
+        embeddings = np.stack([clip_embedding(features[b], int(n)) for b, n in enumerate(lengths)])
+        return results, chars, embeddings
 
     def _ctc_lm_search(self, logits: np.ndarray, lengths: np.ndarray, cfg) -> list[dict]:
         from lipkeras.decode.char_lm import lm_step
@@ -204,8 +259,11 @@ class LipReader:
         out.update(read)
         if emotion is not None:
             e = emotion.classify_faces(clip["face"])
-            out.update(emotion=e["label"], emotion_probs=e["probs"], emotion_model=emotion.name)
-            out["seconds"] = round(time.perf_counter() - t0, 3)
+            out.update(emotion=e["label"], emotion_probs=e["probs"], emotion_model=emotion.name,
+                       emotion_confidence=e["confidence"])
+            if "warning" in e:
+                out["emotion_warning"] = e["warning"]
+            out["seconds"] = round(time.perf_counter() - t0, 3)  # all of it: preprocessing, lips and emotion
         return out
 
 

@@ -57,9 +57,11 @@ class CrossModalRecognizer:
             return log_softmax(np.asarray(logits)[:n, length - 1])
         return step
 
-    def recognize(self, frames: np.ndarray, lengths: np.ndarray, config: DecodingConfig = DecodingConfig()) -> list[dict]:
-        """Beam-search every clip of a batch; one dict per clip (text, scores, per-character log-probs)."""
-        enc = self.encode(frames, lengths)
+    def recognize(self, frames: np.ndarray, lengths: np.ndarray, config: DecodingConfig = DecodingConfig(),
+                  encoded: dict | None = None) -> list[dict]:
+        """Beam-search every clip of a batch; one dict per clip (text, scores, per-character log-probs).
+        ``encoded``: the batch's ``encode`` output when the caller has it already."""
+        enc = self.encode(frames, lengths) if encoded is None else encoded
         T = enc["memory"].shape[1]
         results = []
         for b, n in enumerate(np.asarray(lengths)):

@@ -8,7 +8,8 @@ lip readers      ``serving_default``: ``frames`` float32 ``[B, T, crop, crop, C]
                  ``frame_lengths`` int32 ``[B]`` → ``log_probs`` ``[B, T, V]`` (per-frame
                  character log-probabilities; CTC branch for cross-modal models), ``text``
                  ``[B]`` (greedy CTC; greedy attention decoding for cross-modal models, in the
-                 graph) and ``frame_lengths``.
+                 graph), ``frame_lengths`` and ``embedding`` ``[B, 2D]`` (the clip's mean and
+                 std of the features under the output layer: the domain check's input).
                  ``frames_uint8``: the same from uint8 mouth crops of any size as stored in
                  records (centre-cropped in the graph).
                  ``tf_example``: ``examples`` ``[B]`` serialized ``tf.Example``s in the records
@@ -37,6 +38,7 @@ import tempfile
 from pathlib import Path
 
 from lipkeras._quiet import import_tensorflow
+from lipkeras.decode.confidence import DOMAIN_FILE
 from lipkeras.records.vocab import Vocabulary
 
 tf = import_tensorflow()
@@ -94,13 +96,20 @@ def _lip_reader_endpoints(model, meta: dict, kind: str) -> dict:
     if kind == "crossmodal":
         text_of = _attention_greedy(model, vocab)
     else:
+        import keras
+
+        head_input = model.get_layer("ctc_head").input  # [features, mask]: the features under the output layer
+        probe = keras.Model(model.inputs, [model.outputs[0], head_input[0] if isinstance(head_input, list)
+                                           else head_input])
+
         def text_of(frames, lengths):
-            log_probs = tf.nn.log_softmax(model({"frames": frames, "frame_lengths": lengths}, training=False))
-            return log_probs, ids_to_text(ctc_greedy_ids(log_probs, lengths), vocab)
+            logits, features = probe({"frames": frames, "frame_lengths": lengths}, training=False)
+            log_probs = tf.nn.log_softmax(logits)
+            return log_probs, ids_to_text(ctc_greedy_ids(log_probs, lengths), vocab), clip_embeddings(features, lengths)
 
     def serve(frames, frame_lengths):
-        log_probs, text = text_of(frames, frame_lengths)
-        return {"log_probs": log_probs, "text": text, "frame_lengths": frame_lengths}
+        log_probs, text, embedding = text_of(frames, frame_lengths)
+        return {"log_probs": log_probs, "text": text, "frame_lengths": frame_lengths, "embedding": embedding}
 
     def serve_uint8(frames, frame_lengths):
         return serve(crop_frames(frames, crop), frame_lengths)
@@ -118,6 +127,17 @@ def _lip_reader_endpoints(model, meta: dict, kind: str) -> dict:
                                        lengths]),
         "tf_example": (serve_examples, [tf.TensorSpec([None], tf.string, name="examples")]),
     }
+
+
+def clip_embeddings(features, lengths):
+    """Mean and standard deviation over each clip's real frames of ``features [B, T, D]`` → ``[B, 2D]``
+    (``lipkeras.decode.confidence.clip_embedding`` in the graph: the domain check's input)."""
+    f = tf.cast(features, tf.float32)
+    mask = tf.sequence_mask(lengths, tf.shape(f)[1], dtype=tf.float32)[..., None]
+    n = tf.maximum(tf.reduce_sum(mask, 1), 1.0)
+    mean = tf.reduce_sum(f * mask, 1) / n
+    std = tf.sqrt(tf.reduce_sum(tf.square(f - mean[:, None]) * mask, 1) / n)
+    return tf.concat([mean, std], -1)
 
 
 def _attention_greedy(model, vocab: Vocabulary, max_length: int = ATTENTION_MAX_LENGTH):
@@ -143,7 +163,8 @@ def _attention_greedy(model, vocab: Vocabulary, max_length: int = ATTENTION_MAX_
             lambda i, tokens, done: (i < tf.minimum(steps, max_length)) & ~tf.reduce_all(done), body,
             [tf.constant(0), tf.fill([batch, 1], vocab.sos), tf.zeros([batch], tf.bool)],
             shape_invariants=[tf.TensorShape([]), tf.TensorShape([None, None]), tf.TensorShape([None])])
-        return tf.nn.log_softmax(enc["ctc"]), ids_to_text(tokens[:, 1:], vocab)
+        return (tf.nn.log_softmax(enc["ctc"]), ids_to_text(tokens[:, 1:], vocab),
+                clip_embeddings(memory, lengths))
 
     return text_of
 
@@ -223,6 +244,10 @@ def export_metadata(model, meta: dict, kind: str, source: Path, name: str, versi
                                "tf_example": "serialized mouth records → log_probs, text, frame_lengths, clip_id"})
         if meta.get("decoding"):
             out["python_decoding"] = meta["decoding"]  # beam + LM fusion of `lipkeras transcribe`
+        out["signatures"] = {k: v.replace("→ log_probs, text, frame_lengths", "→ log_probs, text, frame_lengths, "
+                                          "embedding") for k, v in out["signatures"].items()}
+    if meta.get("confidence"):
+        out["confidence"] = meta["confidence"]  # lipkeras calibrate's fit: :transcribe reports with it
     return out
 
 
@@ -304,7 +329,8 @@ def export_saved_model(name_or_path: str, name: str | None = None, version: int 
         extra.mkdir()
         (extra / METADATA).write_text(json.dumps(export_metadata(model, meta, kind, source, name, version),
                                                  indent=2) + "\n")
-        if (source.parent / "MODEL_CARD.md").is_file():
-            shutil.copyfile(source.parent / "MODEL_CARD.md", extra / "MODEL_CARD.md")
+        for f in ("MODEL_CARD.md", DOMAIN_FILE):
+            if (source.parent / f).is_file():
+                shutil.copyfile(source.parent / f, extra / f)
     write_model_config(out)
     return target

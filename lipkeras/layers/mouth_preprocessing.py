@@ -14,19 +14,27 @@ def antialias_taps(factor: int) -> tuple[int, np.ndarray]:
 
 def downsample_antialiased(x, factor: int, axis: int):
     """``ops.image.resize(antialias=True)`` along one axis (1 or 2) of ``[N, H, W, C]`` by an integer
-    factor, as a strided depthwise convolution: the same numbers, but ops every runtime has (TFLite
-    has no ScaleAndTranslate). Taps that fall outside are dropped and the rest renormalised."""
+    factor, as a strided convolution: the same numbers, but ops every runtime has (TFLite has no
+    ScaleAndTranslate). A plain one-channel convolution with channels moved into the batch, not a
+    depthwise one: TensorFlow's CPU depthwise kernel refuses unequal strides on CPUs without
+    oneDNN's AVX-512 path. Taps that fall outside are dropped and the rest renormalised."""
     start, w = antialias_taps(factor)
     size, channels = x.shape[axis], x.shape[-1]
     out = size // factor
     pad = [[0, 0]] * 4
     pad[axis] = [-start, max((out - 1) * factor + start + len(w) - size, 0)]
     shape = (len(w), 1, 1, 1) if axis == 1 else (1, len(w), 1, 1)
-    kernel = ops.tile(ops.convert_to_tensor(w.reshape(shape), x.dtype), (1, 1, channels, 1))
+    kernel = ops.convert_to_tensor(w.reshape(shape), x.dtype)
     strides = (factor, 1) if axis == 1 else (1, factor)
     ones = np.ones((1, *(x.shape[1:3]), 1), "float32")
-    norm = ops.depthwise_conv(ops.pad(ops.convert_to_tensor(ones, x.dtype), pad), kernel[..., :1, :], strides)
-    return ops.depthwise_conv(ops.pad(x, pad), kernel, strides) / norm
+    norm = ops.conv(ops.pad(ops.convert_to_tensor(ones, x.dtype), pad), kernel, strides)
+    if channels == 1:
+        return ops.conv(ops.pad(x, pad), kernel, strides) / norm
+    shape = ops.shape(x)
+    planes = ops.reshape(ops.transpose(x, (0, 3, 1, 2)), (-1, shape[1], shape[2], 1))
+    y = ops.conv(ops.pad(planes, pad), kernel, strides) / norm
+    y_shape = ops.shape(y)
+    return ops.transpose(ops.reshape(y, (-1, channels, y_shape[1], y_shape[2])), (0, 2, 3, 1))
 
 
 @keras.saving.register_keras_serializable(package="lipkeras")

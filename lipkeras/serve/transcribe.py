@@ -35,8 +35,24 @@ def preprocess_config(reader: Servable, emotion: Servable | None):
     return PreprocessConfig(**kw)
 
 
+def trust(reader: Servable, text: str, log_probs, embedding, frames: int) -> dict:
+    """``lipkeras transcribe``'s confidence, word confidences, domain check and warning, from the
+    signature's CTC log-probabilities (the greedy text forced-aligned to them) and embedding, with
+    the calibration and domain the export carries in ``assets.extra``."""
+    from lipkeras.decode.confidence import DOMAIN_FILE, Calibration, Domain, assess, ctc_char_logprobs
+    from lipkeras.records.vocab import Vocabulary
+
+    conf = reader.meta.get("confidence") or {}
+    if reader.kind == "crossmodal":  # its greedy text scored by the CTC branch: that calibration
+        conf = {**conf, "a": conf.get("ctc_a", conf.get("a", 1.0)), "b": conf.get("ctc_b", conf.get("b", 0.0))}
+    vocab = Vocabulary("".join(reader.meta["vocab"][1:-1])) if reader.meta.get("vocab") else Vocabulary()
+    domain = Domain.load(reader.path / "assets.extra" / DOMAIN_FILE)
+    check = domain.check(embedding, frames) if domain is not None and embedding is not None else None
+    return assess(text, ctc_char_logprobs(log_probs, vocab.encode(text)), Calibration.from_meta(conf), check)
+
+
 def transcribe_bytes(data: bytes, filename: str, reader: Servable, emotion: Servable | None = None) -> dict:
-    from lipkeras.emotion import sample_faces
+    from lipkeras.emotion import label_confidence, sample_faces
     from lipkeras.preprocess.errors import SkipInput
     from lipkeras.preprocess.process import process_video
     from lipkeras.preprocess.sources import Item
@@ -70,11 +86,17 @@ def transcribe_bytes(data: bytes, filename: str, reader: Servable, emotion: Serv
     result = {"video": filename, "text": out["text"].numpy()[0].decode(), "frames": frames,
               "seconds": round(t2 - t0, 3), "model": reader.name, "video_seconds": round(frames / fps, 3),
               "preprocess_seconds": round(t1 - t0, 3), "model_seconds": round(t2 - t1, 3)}
+    result.update(trust(reader, result["text"], out["log_probs"].numpy()[0, :frames],
+                        out["embedding"].numpy()[0] if "embedding" in out else None, frames))
     if emotion is not None:
         faces = sample_faces(clip["face"], emotion.meta.get("preprocessing", {}).get("video_frames", 32))
         probs = emotion.signatures["faces_uint8"](faces=tf.constant(faces))["probabilities"].numpy().mean(0)
         labels = emotion.meta.get("labels") or [f"class_{i}" for i in range(len(probs))]
         result.update(emotion=labels[int(probs.argmax())],
                       emotion_probs={k: round(float(p), 4) for k, p in zip(labels, probs)}, emotion_model=emotion.name)
+        e = label_confidence(probs, emotion.meta.get("confidence") or {})
+        result["emotion_confidence"] = e["confidence"]
+        if "warning" in e:
+            result["emotion_warning"] = e["warning"]
         result["seconds"] = round(time.perf_counter() - t0, 3)
     return result
