@@ -121,11 +121,23 @@ def test_transcribe_extension_returns_the_cli_json(server, grid_sample):
     assert {"video", "text", "frames", "seconds", "model", "emotion", "emotion_probs"} <= set(result)
     assert result["video"] == clip.name and result["model"] == "grid_lipreader" and result["frames"] == 75
     assert len(result["text"].split()) == 6
+    # the trust fields of `lipkeras transcribe`, from the export's calibration and domain (assets.extra)
+    assert 0.5 < result["confidence"] <= 1 and len(result["word_confidences"]) == 6
+    assert result["in_domain"] and "warning" not in result and 0 <= result["emotion_confidence"] <= 1
     with clip.open("rb") as f:
         multipart = requests.post(f"{server}/v1/models/grid_lipreader:transcribe?emotion_model=none",
                                   files={"video": (clip.name, f, "video/mp4")})
     assert multipart.status_code == 200, multipart.text
     assert multipart.json()["text"] == result["text"] and "emotion" not in multipart.json()
+
+
+def test_transcribe_extension_warns_on_a_clip_unlike_the_training_data(server, shared_data):
+    clip = sorted((shared_data / "wild" / "lrs3").glob("*.mp4"))[0]
+    answer = requests.post(f"{server}/v1/models/grid_lipreader:transcribe?filename={clip.name}&emotion_model=none",
+                           data=clip.read_bytes())
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert not result["in_domain"] and result["warning"].startswith("unreliable transcript")
 
 
 def test_bad_requests_get_clear_errors_and_the_server_keeps_serving(server, tmp_path):
