@@ -113,7 +113,7 @@ def _count_trained_clips(reader, rows, metrics, args) -> None:
     metrics["trained_clips"] = trained
     if trained and not args.ids:
         print(f"lipkeras evaluate: warning: {trained} of the {len(rows)} clips of {args.data} trained "
-              f"{reader.path.parent.name} (per its {known[1]}): their scores are optimistic; pass --ids with the "
+              f"{reader.path.parent.name} (per {known[1]}): their scores are optimistic; pass --ids with the "
               f"held-out clips (a run's test_ids.txt or val_ids.txt)", file=sys.stderr)
 
 

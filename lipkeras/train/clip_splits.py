@@ -370,9 +370,9 @@ def trained_clip_ids(model_file: str | Path) -> tuple[set[str], str] | None:
             continue
         if Path(train_ids).parent.name == "grid_s1" and Path(train_ids).name == "train.txt":
             ids |= set(_grid_list("train"))
+            sources.append(f"{config}: the GRID s1 train list")
         elif Path(train_ids).is_file():
             ids |= set(read_id_list(train_ids, "train_ids"))
-        else:
-            continue
-        sources.append(config.name)
-    return (ids, ", ".join(sources)) if sources else None
+            sources.append(f"{config}: {train_ids}")
+    # the configs of one model (its stages, its versions) mostly name the same list: say the last one
+    return (ids, sources[-1]) if sources else None
