@@ -84,6 +84,7 @@ def _evaluate(args) -> int:
         return 2
     csv_path = args.csv or f"evaluation/{Path(reader.path).parent.name}_{Path(args.data).name}.csv"
     metrics["csv"] = str(write_csv(rows, csv_path))
+    _count_trained_clips(reader, rows, metrics, args)
     worst = sorted(rows, key=lambda r: (-r["wer"], -r["cer"], r["clip_id"]))[: args.worst]
     metrics["worst"] = [r for r in worst if r["wer"] > 0 or r["cer"] > 0]
     if args.json:
@@ -100,6 +101,20 @@ def _evaluate(args) -> int:
         print(f"  {r['clip_id']}: WER {r['wer']:.2f}  ref: {r['reference']!r}  hyp: {r['hypothesis']!r}")
     print(f"per-clip table: {metrics['csv']}")
     return 0
+
+
+def _count_trained_clips(reader, rows, metrics, args) -> None:
+    """``metrics["trained_clips"]``: evaluated clips the model was trained on (its run's
+    clip_splits.json, or the GRID train list of the shipped models); without --ids, a warning."""
+    from lipkeras.train.clip_splits import trained_clip_ids
+
+    known = trained_clip_ids(reader.path)
+    trained = sum(1 for r in rows if r["clip_id"] in known[0]) if known else 0
+    metrics["trained_clips"] = trained
+    if trained and not args.ids:
+        print(f"lipkeras evaluate: warning: {trained} of the {len(rows)} clips of {args.data} trained "
+              f"{reader.path.parent.name} (per {known[1]}): their scores are optimistic; pass --ids with the "
+              f"held-out clips (a run's test_ids.txt or val_ids.txt)", file=sys.stderr)
 
 
 def _decoding_text(reader, metrics) -> str:
@@ -276,7 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="model path or name under saved_models/ (default grid_lipreader; emotion: fer_emotion)")
     ev.add_argument("--data", required=True, help="records folder, shard file or glob; emotion: also a folder of "
                     "<label>/ images or a training run's split.json")
-    ev.add_argument("--ids", help="only these clips: a split list file (e.g. lipkeras/splits/grid_s1/test.txt)")
+    ev.add_argument("--ids", help="only these clips: a split list file (e.g. lipkeras/splits/grid_s1/test.txt, or "
+                    "a training run's test_ids.txt)")
     ev.add_argument("--split", help="only records written to this split")
     ev.add_argument("--beam", type=int, default=0,
                     help="beam width; 0 = the model's default decoding (CTC models: 1 = greedy)")

@@ -14,10 +14,10 @@ def stage_runs(sample_records, tmp_path_factory):
     from lipkeras.train.config import DecoderConfig, IntegrateConfig, VisualConfig
 
     root = tmp_path_factory.mktemp("runs")
-    common = dict(data=str(sample_records), epochs=1, steps_per_epoch=1, batch_size=2, train_ids=None, val_ids=None,
-                  examples=1)
-    lm = language_model.train(DecoderConfig(text=str(sample_records), train_ids=None, val_ids=None, out=str(root / "lm"),
-                                            preset="tiny", epochs=1, steps_per_epoch=1, batch_size=4))
+    split = dict(split_ratio="0.5,0.5", split_by="clip")  # the 4 sample clips: 2 train, 2 validate
+    common = dict(data=str(sample_records), epochs=1, steps_per_epoch=1, batch_size=2, examples=1, **split)
+    lm = language_model.train(DecoderConfig(text=str(sample_records), out=str(root / "lm"), preset="tiny", epochs=1,
+                                            steps_per_epoch=1, batch_size=4, **split))
     vis = visual.train(VisualConfig(out=str(root / "visual"), preset="tiny", decoder=str(root / "lm"), **common))
     integ = integrate.train(IntegrateConfig(out=str(root / "int"), visual=str(root / "visual"),
                                             decoder=str(root / "lm"), ctc_weight=0.3, **common))
@@ -26,7 +26,7 @@ def stage_runs(sample_records, tmp_path_factory):
 
 def test_each_stage_trains_saves_and_reports(stage_runs):
     root, summaries = stage_runs
-    assert summaries["decoder"]["best_val_bpc"] > 0 and summaries["decoder"]["train_sentences"] == 4
+    assert summaries["decoder"]["best_val_bpc"] > 0 and summaries["decoder"]["train_sentences"] == 2
     assert {"attention_loss", "ctc_loss", "val_wer"} <= set(summaries["integrate"]["last"])
     for stage in ("lm", "visual", "int"):
         for f in ("config.json", "best.keras", "last.keras", "history.csv", "summary.json"):
@@ -79,8 +79,8 @@ def test_killed_integrate_stage_resumes(stage_runs, sample_records, tmp_path, cr
 
     root, _ = stage_runs
     cfg = IntegrateConfig(data=str(sample_records), out=str(tmp_path / "int"), visual=str(root / "visual"),
-                          decoder=str(root / "lm"), epochs=2, steps_per_epoch=1, batch_size=2, train_ids=None,
-                          val_ids=None, examples=0)
+                          decoder=str(root / "lm"), epochs=2, steps_per_epoch=1, batch_size=2, split_ratio="0.5,0.5",
+                          split_by="clip", examples=0)
     with pytest.raises(RuntimeError, match="killed"):
         integrate.train(cfg)
     crash_in_epoch_2()  # undo: the same run now resumes

@@ -57,7 +57,7 @@ def ctc_alignment(logp: np.ndarray, ids, blank: int = 0) -> np.ndarray | None:
     path = np.empty(T, int)
     for t in range(T - 1, -1, -1):
         path[t] = end
-        end -= back[t, end]
+        end -= int(back[t, end])  # int minus a NumPy int8 stays int8: it would overflow past 127
     return np.where(path % 2 == 1, path // 2, -1)
 
 

@@ -16,7 +16,7 @@ import importlib
 import os
 import sys
 
-from lipkeras.train.config import STAGE_CONFIGS, load_fields
+from lipkeras.train.config import STAGE_CONFIGS, ClipSplitConfig, field_help, load_fields
 
 TRAINERS = {"lipnet": "lipkeras.train.lipreading", "decoder": "lipkeras.train.language_model",
             "visual": "lipkeras.train.visual", "integrate": "lipkeras.train.integrate",
@@ -24,10 +24,26 @@ TRAINERS = {"lipnet": "lipkeras.train.lipreading", "decoder": "lipkeras.train.la
 BACKENDS = ("tensorflow", "jax", "torch")
 OPTIONAL_PATHS = ("train_ids", "val_ids", "test_ids", "train_split", "val_split", "init_from", "val_text", "val_data",
                   "from_tuner")
+CLIP_SPLIT_RULES = ("Which clips train, validate and test, the first that applies: --train-ids/--val-ids/--test-ids "
+                    "(or --train-split/--val-split); --split-ratio/--val-speakers/--test-speakers; the records' own "
+                    "train/val/test split field; the GRID s1 lists (records of GRID speaker 1 only). The choice is "
+                    "saved as clip_splits.json in the run folder.")
 
 
 def _bool(text: str) -> bool:
     return str(text).lower() in ("1", "true", "yes", "on")
+
+
+def _default_text(value) -> str:
+    if value is None or isinstance(value, bool):  # not a dict lookup: 1 == True, 0 == False
+        return str(value).lower()
+    return "empty" if value == "" else str(value)
+
+
+def _metavar(f: dataclasses.Field) -> str:
+    if isinstance(f.default, bool):
+        return "true|false"
+    return {int: "N", float: "X"}.get(type(f.default), "TEXT")
 
 
 def parser(stage: str | None = None, prog: str = "python -m lipkeras.train") -> argparse.ArgumentParser:
@@ -39,12 +55,17 @@ def parser(stage: str | None = None, prog: str = "python -m lipkeras.train") -> 
                    help="Keras backend to train under (default: $KERAS_BACKEND, else tensorflow); jax and torch "
                         "train --stage emotion/lipnet from arrays (--data X.npz from `lipkeras records export-npz`)")
     if stage in STAGE_CONFIGS:
-        for f in dataclasses.fields(STAGE_CONFIGS[stage]):
+        config = STAGE_CONFIGS[stage]
+        if issubclass(config, ClipSplitConfig):
+            p.epilog = CLIP_SPLIT_RULES
+        for f in dataclasses.fields(config):
             if f.name == "stage":
                 continue
             kind = {int: int, float: float, bool: _bool}.get(type(f.default), str)
-            p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=None,
-                           help=f"default: {f.default}")
+            default = _default_text(f.default)
+            text = f"{field_help(config, f.name)} (default: {default})".replace("%", "%%")  # argparse formats help
+            p.add_argument(f"--{f.name.replace('_', '-')}", *f.metadata.get("aliases", ()), dest=f.name, type=kind,
+                           default=None, metavar=_metavar(f), help=text)
     return p
 
 

@@ -7,11 +7,25 @@ import json
 from pathlib import Path
 
 from lipkeras.emotion import PRECISIONS
-from lipkeras.paths import PACKAGE_ROOT
 from lipkeras.records.io import write_json_atomic
+from lipkeras.train.clip_splits import check_options
 
-GRID_S1_SPLITS = PACKAGE_ROOT / "splits" / "grid_s1"
 OPTIMIZERS = ("adamw", "sgd")
+
+
+def option(default, help: str, **metadata):
+    """A config field with its ``--help`` line (``python -m lipkeras.train --stage X --help``)."""
+    return dataclasses.field(default=default, metadata={"help": help, **metadata})
+
+
+def field_help(config: type, name: str) -> str:
+    """The help of field ``name`` of ``config``; a subclass that only changes a default (``out``,
+    ``epochs``) keeps its base class's line."""
+    for cls in config.__mro__:
+        for f in dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else ():
+            if f.name == name and f.metadata.get("help"):
+                return f.metadata["help"]
+    return ""
 
 
 @dataclasses.dataclass
@@ -35,22 +49,23 @@ class StageConfig:
 class TrainingConfig(StageConfig):
     """Optimisation fields of every stage (AdamW or SGD, warm-up + cosine, budget, strategy)."""
 
-    out: str = "runs/grid_fast"
-    epochs: int = 120
-    batch_size: int = 16
-    learning_rate: float = 2e-3
-    min_learning_rate: float = 2e-5
-    warmup_epochs: int = 2
-    weight_decay: float = 1e-4
-    clipnorm: float = 5.0
-    optimizer: str = "adamw"  # or "sgd": SGD with Nesterov momentum 0.9 (decoupled weight decay), same schedule
-    steps_per_epoch: int = 0  # 0: one pass over the training data
-    max_minutes: float = 0.0  # stop after this much training wall time (0: no limit)
-    keep_checkpoints: int = 0  # keep the last K epochs under checkpoints/ (for checkpoint averaging)
-    checkpoint_every: int = 1  # write last.keras and the resume backup every N epochs (short epochs: N > 1)
-    strategy: str = "none"
-    precision: str = "float32"  # or "bfloat16": Keras mixed_bfloat16 (float32 weights; faster on AMX CPUs, TPUs)
-    seed: int = 0
+    out: str = option("runs/grid_fast", "run folder: checkpoints, config.json, history.csv, summary.json")
+    epochs: int = option(120, "training epochs (a resumed run counts the ones already done)")
+    batch_size: int = option(16, "examples per training step")
+    learning_rate: float = option(2e-3, "peak learning rate, reached after the warm-up")
+    min_learning_rate: float = option(2e-5, "learning rate at the end of the cosine decay")
+    warmup_epochs: int = option(2, "epochs of linear warm-up from learning_rate/10")
+    weight_decay: float = option(1e-4, "decoupled weight decay (AdamW / SGD)")
+    clipnorm: float = option(5.0, "clip each gradient to this norm (0: off)")
+    optimizer: str = option("adamw", "adamw, or sgd: SGD with Nesterov momentum 0.9 on the same schedule")
+    steps_per_epoch: int = option(0, "training steps per epoch (0: one pass over the training data)")
+    max_minutes: float = option(0.0, "stop after this much training wall time (0: no limit)")
+    keep_checkpoints: int = option(0, "keep the last K epochs under checkpoints/ (for checkpoint averaging)")
+    checkpoint_every: int = option(1, "write last.keras and the resume backup every N epochs (short epochs: N > 1)")
+    strategy: str = option("none", "tf.distribute strategy: none, mirrored, one_device, multi_worker, tpu")
+    precision: str = option("float32", "float32, or bfloat16: Keras mixed_bfloat16 (float32 weights; faster on "
+                            "AMX CPUs and TPUs)")
+    seed: int = option(0, "seed of the weights, the shuffle and the augmentation")
 
     def __post_init__(self):
         super().__post_init__()
@@ -61,26 +76,45 @@ class TrainingConfig(StageConfig):
 
 
 @dataclasses.dataclass
-class VideoTrainingConfig(TrainingConfig):
+class ClipSplitConfig(TrainingConfig):
+    """Which clips train, validate and test (``lipkeras.train.clip_splits``): all empty lets the run
+    decide (the records' split field, or the GRID s1 lists on GRID records)."""
+
+    train_ids: str | None = option(None, "training clips: a file of clip ids (one a line) or ids a,b,c (unset "
+                                   "while --val-ids is given: every other clip)")
+    val_ids: str | None = option(None, "validation clips: a file of clip ids or ids a,b,c")
+    test_ids: str | None = option(None, "test clips kept out of training: a file of clip ids or ids a,b,c")
+    split_ratio: str = option("", "train,val[,test] fractions of the records' clips, e.g. 0.8,0.1,0.1 "
+                              "(when no ids are given)")
+    split_by: str = option("speaker", "what --split-ratio splits: speaker (no speaker in two splits) or clip")
+    val_speakers: str = option("", "speakers (comma-separated names) whose clips are the validation split")
+    test_speakers: str = option("", "speakers (comma-separated names) whose clips are the test split")
+    split_seed: int = option(0, "seed of --split-ratio (the same seed, the same split)")
+    allow_overlap: bool = option(False, "true: let val/test clips also be training clips (a loud warning)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_options(self.split_ratio, self.split_by)
+
+
+@dataclasses.dataclass
+class VideoTrainingConfig(ClipSplitConfig):
     """Fields of every stage that trains on mouth records."""
 
-    data: str = "tfrecords/grid_s1"
-    train_ids: str | None = str(GRID_S1_SPLITS / "train.txt")
-    val_ids: str | None = str(GRID_S1_SPLITS / "val.txt")
-    test_ids: str | None = str(GRID_S1_SPLITS / "test.txt")
-    train_split: str | None = None  # or select by the records' own split field
-    val_split: str | None = None
-    crop_size: int = 88
-    flip: bool = True
-    time_masking: bool = True
-    speed_perturbation: float = 0.0  # training clips play at a random speed within ±this (0.1: ±10 %)
-    rotation_degrees: float = 0.0  # training clips turn by a random angle within ±this many degrees
-    zoom: float = 0.0  # training clips scale by a random factor within 1 ± this (as the emotion stage's --zoom)
-    max_frames: int = 0
-    examples: int = 3
-    beam_width: int = 0  # validation decoding: 0 greedy
-    cache: bool = True
-    init_from: str | None = None  # start from the weights of this .keras model (fine-tune / continue)
+    data: str = option("tfrecords/grid_s1", "mouth records: a folder of .tfrecord shards from lipkeras preprocess")
+    train_split: str | None = option(None, "train on the records whose split field is this (e.g. train)")
+    val_split: str | None = option(None, "validate on the records whose split field is this (e.g. val)")
+    crop_size: int = option(88, "side of the (random when training, centred otherwise) mouth crop in pixels")
+    flip: bool = option(True, "random horizontal flips of training clips")
+    time_masking: bool = option(True, "mask random short spans of training frames")
+    speed_perturbation: float = option(0.0, "training clips play at a random speed within ±this (0.1: ±10 %)")
+    rotation_degrees: float = option(0.0, "training clips turn by a random angle within ±this many degrees")
+    zoom: float = option(0.0, "training clips scale by a random factor within 1 ± this")
+    max_frames: int = option(0, "keep at most this many frames per clip (0: all)")
+    examples: int = option(3, "validation clips whose decoding is printed each epoch")
+    beam_width: int = option(0, "validation decoding: CTC beam width (0: greedy)")
+    cache: bool = option(True, "keep the decoded records in memory after the first epoch")
+    init_from: str | None = option(None, "start from the weights of this .keras model (fine-tune / continue)")
 
 
 @dataclasses.dataclass
@@ -89,34 +123,35 @@ class LipReadingConfig(VideoTrainingConfig):
 
     STAGE = "lipnet"
     stage: str = "lipnet"
-    model: str = "fast"  # a preset of lipkeras.models.PRESETS
+    model: str = option("fast", "model preset of lipkeras.models.PRESETS: fast, fast_wide, fast_hires, fast_tiny, "
+                        "lipnet_paper, lipnet_seed, lipnet_tiny", aliases=("--preset",))
 
 
 @dataclasses.dataclass
-class DecoderConfig(TrainingConfig):
+class DecoderConfig(ClipSplitConfig):
     """``--stage decoder``: pre-train the character transformer decoder as a language model.
 
-    ``text`` is a records folder (its transcripts, filtered by ``train_ids``), a text file (a
-    sentence per line; LRS ``Text:`` lines are understood) or a folder of ``.txt`` files;
-    ``val_text``/``val_ids`` likewise give the held-out text (default: the records' ``val_ids``;
-    plain text without ``val_text``: a seeded 10 % of it).
+    ``text`` is a records folder (its transcripts: the training clips of its clip split), a text
+    file (a sentence per line; LRS ``Text:`` lines are understood) or a folder of ``.txt`` files;
+    ``val_text`` gives held-out text (filtered by ``val_ids`` when it is records; without it,
+    records hold out their validation clips and plain text a seeded 10 %).
     """
 
     STAGE = "decoder"
     stage: str = "decoder"
-    text: str = "tfrecords/grid_s1"
-    train_ids: str | None = str(GRID_S1_SPLITS / "train.txt")
-    val_text: str | None = None
-    val_ids: str | None = str(GRID_S1_SPLITS / "val.txt")
+    text: str = option("tfrecords/grid_s1", "training text: records (their transcripts), a text file (a sentence "
+                       "a line) or a folder of .txt")
+    val_text: str | None = option(None, "held-out text, as --text (default: the records' validation clips, or a "
+                                  "seeded 10 % of plain text)")
     out: str = "runs/grid_lm"
-    preset: str = "cpu"  # lipkeras.models.CROSSMODAL_PRESETS
+    preset: str = option("cpu", "size preset of lipkeras.models.CROSSMODAL_PRESETS: tiny, cpu, resnet50")
     epochs: int = 60
     batch_size: int = 32
     learning_rate: float = 1e-3
     min_learning_rate: float = 1e-5
     weight_decay: float = 1e-2
     clipnorm: float = 1.0
-    max_length: int = 200
+    max_length: int = option(200, "characters kept per sentence")
 
 
 @dataclasses.dataclass
@@ -126,8 +161,8 @@ class VisualConfig(VideoTrainingConfig):
     STAGE = "visual"
     stage: str = "visual"
     out: str = "runs/grid_visual"
-    preset: str = "cpu"
-    decoder: str = "runs/grid_lm"  # the decoder stage's run folder or .keras file
+    preset: str = option("cpu", "size preset of lipkeras.models.CROSSMODAL_PRESETS (the decoder's)")
+    decoder: str = option("runs/grid_lm", "the decoder stage's run folder or .keras file")
     learning_rate: float = 2e-3
 
 
@@ -138,10 +173,10 @@ class IntegrateConfig(VideoTrainingConfig):
     STAGE = "integrate"
     stage: str = "integrate"
     out: str = "runs/grid_crossmodal"
-    visual: str = "runs/grid_visual"
-    decoder: str = "runs/grid_lm"
-    ctc_weight: float = 0.3  # loss = ctc_weight · CTC + (1 − ctc_weight) · CE
-    label_smoothing: float = 0.1
+    visual: str = option("runs/grid_visual", "the visual stage's run folder or .keras file")
+    decoder: str = option("runs/grid_lm", "the decoder stage's run folder or .keras file")
+    ctc_weight: float = option(0.3, "loss = ctc_weight · CTC + (1 − ctc_weight) · cross-entropy")
+    label_smoothing: float = option(0.1, "label smoothing of the attention decoder's cross-entropy")
     epochs: int = 60
     learning_rate: float = 1e-3
     warmup_epochs: int = 1
@@ -170,49 +205,54 @@ class EmotionConfig(TrainingConfig):
 
     STAGE = "emotion"
     stage: str = "emotion"
-    data: str = "../shared/data/fer2013/train"
-    val_data: str | None = None
-    val_fraction: float = 0.1
-    drop_leaked_val: bool = True  # validation faces with an exact pixel copy in training are dropped
+    data: str = option("../shared/data/fer2013/train", "face images (ROOT/<label>/*.png), face records, or "
+                       "arrays (.npz)")
+    val_data: str | None = option(None, "validation faces in another folder (default: val_fraction of data)")
+    val_fraction: float = option(0.1, "seeded, stratified share of data held out for validation")
+    drop_leaked_val: bool = option(True, "drop validation faces with an exact pixel copy in training")
     out: str = "runs/fer_emotion"
-    input_size: int = 48
-    mean_face: bool = True
-    convs_per_block: int = 2
-    dense_units: int = 128
-    dropout: float = 0.4
-    dense_dropout: float = 0.5
+    input_size: int = option(48, "face side in pixels the model reads")
+    mean_face: bool = option(True, "subtract the training set's mean face first (the design's)")
+    convs_per_block: int = option(2, "Conv2D layers per block")
+    dense_units: int = option(128, "units of the dense layer before the output")
+    dropout: float = option(0.4, "dropout after each conv block")
+    dense_dropout: float = option(0.5, "dropout after the dense layer")
     epochs: int = 60
     batch_size: int = 64
     learning_rate: float = 1e-3
     min_learning_rate: float = 1e-5
     weight_decay: float = 0.0
     clipnorm: float = 0.0
-    lr_patience: int = 3
-    early_stopping_patience: int = 8
-    cutout: float = 0.2  # keras-cv RandomCutout height/width factor (0: off)
-    rotation: float = 0.05  # fraction of a full turn
-    zoom: float = 0.1
-    translation: float = 0.0  # random shift, a fraction of the face size in each direction (0: off)
-    contrast: float = 0.2
-    label_smoothing: float = 0.0  # ε of each target spread uniformly over the labels (0: plain cross-entropy)
-    mixup: float = 0.0  # α of mixup: each training face blended with another, λ ~ Beta(α, α), targets too (0: off)
-    cache: bool = True
-    filters: str = "32,64,128,256"  # one Conv2D block per entry (the design's 32 5×5, 64 5×5, 128 3×3, 256 3×3)
-    kernel_sizes: str = ""  # one per block, e.g. "3,3,3,3" (VGG-like); empty: the design's 5, 5, then 3s
-    lr_schedule: str = "plateau"  # the design's ReduceLROnPlateau, or "cosine": warm-up + cosine over --epochs
-    max_train_faces: int = 0  # >0: a seeded stratified subset of the training faces (quick comparisons)
-    frames_per_clip: int = 16  # face records: frames sampled per video (the same number for every clip)
-    val_split: str = "val"  # face records: the split validated on (RAVDESS: actors 19-20)
-    tune: int = 0  # >0: keras-tuner random search of this many trials instead of one training run
-    tune_epochs: int = 10  # epochs per tuner trial (early stopping inside)
-    from_tuner: str | None = None  # train with the best hyperparameters of this tuning run folder
-    init_from: str | None = None  # start from this .keras model's weights (same design and labels; other widths resized)
-    distill_from: str | None = None  # a trained emotion .keras model (or several, comma-separated: their mean) whose probabilities become the training targets
-    distill_weight: float = 0.7  # the teacher's share of each target, the one-hot label the rest
-    distill_views: int = 10  # test-time views the teacher averages over (its best probabilities)
-    distill_temperature: float = 1.0  # >1 softens the teacher's probabilities (p^(1/T), renormalised)
-    distill_online: bool = False  # the teacher scores each augmented training batch as it is drawn (consistent
-    # teaching), not the plain faces once: targets that are not its memory of the training faces
+    lr_patience: int = option(3, "plateau schedule: epochs without progress before the rate halves")
+    early_stopping_patience: int = option(8, "epochs without better validation accuracy before stopping (0: off)")
+    cutout: float = option(0.2, "random cutout height/width factor (0: off)")
+    rotation: float = option(0.05, "random rotation, a fraction of a full turn")
+    zoom: float = option(0.1, "random zoom factor")
+    translation: float = option(0.0, "random shift, a fraction of the face size in each direction (0: off)")
+    contrast: float = option(0.2, "random contrast factor")
+    label_smoothing: float = option(0.0, "ε of each target spread uniformly over the labels (0: plain cross-entropy)")
+    mixup: float = option(0.0, "α of mixup: faces and targets blended, λ ~ Beta(α, α) (0: off)")
+    cache: bool = option(True, "keep the decoded faces in memory after the first epoch")
+    filters: str = option("32,64,128,256", "one Conv2D block per entry (the design's 32 5×5, 64 5×5, 128 3×3, "
+                          "256 3×3)")
+    kernel_sizes: str = option("", "one kernel size per block, e.g. 3,3,3,3 (empty: the design's 5, 5, then 3s)")
+    lr_schedule: str = option("plateau", "plateau: ReduceLROnPlateau (the design's), or cosine: warm-up + cosine "
+                              "over --epochs")
+    max_train_faces: int = option(0, ">0: a seeded stratified subset of the training faces (quick comparisons)")
+    frames_per_clip: int = option(16, "face records: frames sampled per video")
+    val_split: str = option("val", "face records: the split validated on (RAVDESS: actors 19-20)")
+    tune: int = option(0, ">0: keras-tuner random search of this many trials instead of one training run")
+    tune_epochs: int = option(10, "epochs per tuner trial (early stopping inside)")
+    from_tuner: str | None = option(None, "train with the best hyperparameters of this tuning run folder")
+    init_from: str | None = option(None, "start from this .keras model's weights (same design and labels; other "
+                                   "widths resized)")
+    distill_from: str | None = option(None, "a trained emotion .keras model (or several, comma-separated: their "
+                                      "mean) whose probabilities become the training targets")
+    distill_weight: float = option(0.7, "the teacher's share of each target, the one-hot label the rest")
+    distill_views: int = option(10, "test-time views the teacher averages over")
+    distill_temperature: float = option(1.0, ">1 softens the teacher's probabilities (p^(1/T), renormalised)")
+    # online: targets that follow the augmentation, not the teacher's memory of the plain faces
+    distill_online: bool = option(False, "the teacher scores each augmented training batch as it is drawn")
 
     def __post_init__(self):
         super().__post_init__()

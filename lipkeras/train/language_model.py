@@ -61,16 +61,21 @@ def train(cfg: DecoderConfig) -> dict:
 
     from lipkeras.models import build_language_model
     from lipkeras.models.losses import MaskedCrossEntropy
+    from lipkeras.train.clip_splits import for_run, read_id_list
     from lipkeras.train.runner import data_seed, fit, optimizer, start_run, steps_for
     from lipkeras.train.strategy import get_strategy
     from lipkeras.train.text_corpus import is_records, lm_arrays, load_sentences, split_heldout
 
-    start_run(cfg)
-    train_text = load_sentences(cfg.text, cfg.train_ids)
-    if cfg.val_text or is_records(cfg.text):
-        val_text = load_sentences(cfg.val_text or cfg.text, cfg.val_ids)
+    out = start_run(cfg)
+    if is_records(cfg.text) and not cfg.val_text:  # the clip split decides (no test transcript in the LM)
+        splits = for_run(cfg.text, cfg, out)
+        train_text = load_sentences(cfg.text, splits.ids["train"])
+        val_text = load_sentences(cfg.text, splits.ids["val"])
+    elif cfg.val_text:
+        train_text = load_sentences(cfg.text, read_id_list(cfg.train_ids, "--train-ids") if cfg.train_ids else None)
+        val_text = load_sentences(cfg.val_text, read_id_list(cfg.val_ids, "--val-ids") if cfg.val_ids else None)
     else:  # plain text and no held-out text given: hold out 10 % of it
-        train_text, val_text = split_heldout(train_text, 0.1, cfg.seed)
+        train_text, val_text = split_heldout(load_sentences(cfg.text), 0.1, cfg.seed)
     if not train_text or not val_text:
         raise ValueError(f"{cfg.text}: no training or held-out sentences (check --text / --val-text / ids)")
     tokens, targets = lm_arrays(train_text, max_length=cfg.max_length)

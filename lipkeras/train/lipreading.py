@@ -6,17 +6,19 @@ from lipkeras.train.config import LipReadingConfig
 from lipkeras.train.runner import data_seed, in_precision
 
 
-def datasets(cfg):
-    """(train, val) mouth datasets of a video-training config (any stage that reads mouths)."""
+def datasets(cfg, splits=None):
+    """(train, val) mouth datasets of a video-training config (any stage that reads mouths), on the
+    clips of ``splits`` (a ``ClipSplits``; default: decided from the config and the records)."""
     from lipkeras.records import mouth_dataset
+    from lipkeras.train.clip_splits import resolve
 
+    splits = splits or resolve(cfg.data, cfg)
     common = dict(normalization=None, crop_size=cfg.crop_size, max_frames=cfg.max_frames or None)
     train = mouth_dataset(cfg.data, batch_size=cfg.batch_size, training=True, flip=cfg.flip,
                           time_masking=cfg.time_masking, speed_perturbation=cfg.speed_perturbation,
                           rotation_degrees=cfg.rotation_degrees, zoom=cfg.zoom,
-                          clip_ids=cfg.train_ids, split=cfg.train_split, cache=cfg.cache, seed=data_seed(cfg), **common)
-    val = mouth_dataset(cfg.data, batch_size=cfg.batch_size, clip_ids=cfg.val_ids, split=cfg.val_split,
-                        cache=cfg.cache, **common)
+                          clip_ids=splits.ids["train"], cache=cfg.cache, seed=data_seed(cfg), **common)
+    val = mouth_dataset(cfg.data, batch_size=cfg.batch_size, clip_ids=splits.ids["val"], cache=cfg.cache, **common)
     return train, val
 
 
@@ -32,12 +34,14 @@ def load_datasets(cfg):
     """(train, val, n_train, steps): counts the clips (one pass also fills the caches)."""
     from lipkeras.train.runner import steps_for
 
-    train_ds, val_ds = datasets(cfg)
+    from lipkeras.train.clip_splits import for_run
+
+    train_ds, val_ds = datasets(cfg, for_run(cfg.data, cfg, cfg.out))
     n_train, n_val = count(train_ds.map(lambda b: b)), count(val_ds)
     steps = steps_for(cfg, n_train)
     print(f"train clips {n_train}, val clips {n_val}, {steps} steps per epoch", flush=True)
     if n_train == 0:
-        raise ValueError(f"{cfg.data}: no training clips (check --train-ids / --train-split)")
+        raise ValueError(f"{cfg.data}: no training clips with mouth frames (check --train-ids / --split-ratio)")
     return train_ds, val_ds, n_train, steps
 
 

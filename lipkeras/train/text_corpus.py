@@ -14,7 +14,7 @@ def _from_records(source, ids=None) -> list[str]:
 
     from lipkeras.records.reader import read_ids, records
 
-    keep = set(read_ids(ids)) if ids else None
+    keep = None if ids is None else set(read_ids(ids))  # an empty list keeps nothing, not everything
     spec = {"clip_id": tf.io.FixedLenFeature([], tf.string),
             "transcript": tf.io.FixedLenFeature([], tf.string, default_value="")}
     out = []
@@ -49,7 +49,8 @@ def split_heldout(sentences: list[str], fraction: float = 0.1, seed: int = 0):
 
 def load_sentences(source: str | Path, ids=None, vocab: Vocabulary = DEFAULT) -> list[str]:
     """Normalised, non-empty sentences of ``source``: a records folder/shard/glob (transcripts,
-    only clips in ``ids`` if given), a text file (one sentence per line) or a folder of ``.txt``."""
+    only clips in ``ids`` unless it is ``None``: ``[]`` gives none), a text file (one sentence per
+    line) or a folder of ``.txt``."""
     p = Path(source)
     if is_records(source):
         raw = _from_records(source, ids)
