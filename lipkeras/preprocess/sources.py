@@ -111,8 +111,8 @@ def _folder(root: Path, require_transcript: bool, audio: bool, only=None):
     items, skipped, tables = [], [], {}
     videos = [only] if only is not None else media_files(root, VIDEO_EXTENSIONS)
     for video in videos:
-        rel = video.relative_to(root)
-        item = Item(str(video), _rel_id(video, root), speaker=rel.parts[0] if len(rel.parts) > 1 else "")
+        clip_id = _rel_id(video, root)
+        item = Item(str(video), clip_id, speaker=lab.speaker_from_name(clip_id))
         try:
             item.transcript = _sidecar_transcript(video, root, tables)
             if item.transcript is None and require_transcript:
