@@ -311,7 +311,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="cross-modal models: weight of the CTC prefix score (default: the model's)")
     tr.add_argument("--emotion-model", default=None,
                     help="emotion model for the speaker's emotion (default: the shipped fer_emotion; 'none': off)")
-    tr.add_argument("--json", action="store_true", help="one JSON object per video")
+    tr.add_argument("--json", action="store_true",
+                    help="one JSON object per video; its 'seconds' is this machine's processing wall time "
+                         "(preprocessing + lip reading + emotion; split into preprocess_seconds and model_seconds), "
+                         "'video_seconds' the length of the video (frames / fps)")
 
     em = sub.add_parser("emotion", help="facial emotion of images and videos",
                         description="Classify the facial emotion of images (face crops or photos) and videos.")

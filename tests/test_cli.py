@@ -121,3 +121,9 @@ def test_plain_folder_speakers_come_from_sub_folders_or_name_prefixes():
     assert speaker_from_name("95ovIJ3dsNk_00009") == "95ovIJ3dsNk"
     assert speaker_from_name("a_b-c_00001") == "a_b-c"
     assert speaker_from_name("00001") == "" and speaker_from_name("1749006627") == ""
+
+
+def test_transcribe_help_explains_seconds():
+    r = _run("-m", "lipkeras", "transcribe", "--help")
+    text = " ".join(r.stdout.split())
+    assert r.returncode == 0 and "'seconds' is this machine's processing wall time" in text and "video_seconds" in text
