@@ -17,9 +17,12 @@ def _inspect(args) -> int:
     from lipkeras import _quiet  # noqa: F401
     from lipkeras.records.inspect import format_text, summarize
 
+    if args.clip and not args.png:
+        print("lipkeras inspect: error: --clip chooses the clip --png draws; give --png FILE too", file=sys.stderr)
+        return 2
     try:
-        s = summarize(args.records, examples=args.examples, png=args.png, roi=args.roi)
-    except FileNotFoundError as exc:
+        s = summarize(args.records, examples=args.examples, png=args.png, roi=args.roi, clip=args.clip)
+    except (FileNotFoundError, LookupError) as exc:
         print(f"lipkeras inspect: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # corrupt shards: say which, no traceback
@@ -261,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Count, frame range, shapes and a few transcripts/labels of a records folder.")
     ins.add_argument("records", help="records folder, shard file or glob")
     ins.add_argument("--json", action="store_true", help="print one JSON object")
-    ins.add_argument("--png", help="write a contact sheet of the first clip's frames to this PNG")
+    ins.add_argument("--png", help="write a contact sheet of one clip's frames to this PNG (the first clip, or --clip)")
+    ins.add_argument("--clip", metavar="ID", help="the clip --png draws: its id (s1/bbaf3s) or the id's last part")
     ins.add_argument("--roi", choices=("mouth", "face"), default="mouth", help="which crop --png draws")
     ins.add_argument("--examples", type=int, default=5, help="how many transcripts/labels to show")
 
@@ -323,7 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="cross-modal models: weight of the CTC prefix score (default: the model's)")
     tr.add_argument("--emotion-model", default=None,
                     help="emotion model for the speaker's emotion (default: the shipped fer_emotion; 'none': off)")
-    tr.add_argument("--json", action="store_true", help="one JSON object per video")
+    tr.add_argument("--json", action="store_true",
+                    help="one JSON object per video; its 'seconds' is this machine's processing wall time "
+                         "(preprocessing + lip reading + emotion; split into preprocess_seconds and model_seconds), "
+                         "'video_seconds' the length of the video (frames / fps)")
 
     em = sub.add_parser("emotion", help="facial emotion of images and videos",
                         description="Classify the facial emotion of images (face crops or photos) and videos.")

@@ -130,3 +130,37 @@ def test_a_folder_without_inputs_says_so_in_one_line(tmp_path):
     # no progress bar for zero clips: the reason is the only line
     assert r.stderr.strip().splitlines() == [
         f"lipkeras preprocess: {tmp_path / 'nothing'}: no inputs found for --dataset folder"]
+
+
+def test_broken_untranscribed_videos_are_reported_as_broken_and_audio_files_as_audio_only(tmp_path, grid_sample):
+    good = grid_sample / "s1" / "bbaf3s.mp4"
+    root = tmp_path / "in"
+    root.mkdir()
+    shutil.copy(good, root / "good.mp4")
+    (root / "good.txt").write_text("bin blue at f three soon\n")
+    (root / "truncated.mp4").write_bytes(good.read_bytes()[:30000])  # no transcript either
+    (root / "corrupt.mp4").write_bytes(np.random.default_rng(1).integers(0, 256, 20000, dtype=np.uint8).tobytes())
+    shutil.copy(good, root / "untranscribed.mp4")
+    (root / "voice.mp3").write_bytes(b"ID3")
+    from lipkeras.preprocess.sources import discover
+
+    items, skipped = discover(root, "folder")
+    reasons = {os.path.basename(s.path): s.reason for s in skipped}
+    assert [os.path.basename(i.path) for i in items] == ["good.mp4"]
+    assert "truncated" in reasons["truncated.mp4"] and "transcript" not in reasons["truncated.mp4"]
+    assert "not a readable video" in reasons["corrupt.mp4"]
+    assert reasons["untranscribed.mp4"].startswith("missing transcript")
+    assert reasons["voice.mp3"].startswith("audio-only file")
+
+
+def test_a_folder_without_any_transcript_fails_naming_the_flag(tmp_path, grid_sample):
+    root = tmp_path / "in"
+    root.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        shutil.copy(grid_sample / "s1" / "bbaf3s.mp4", root / name)
+    r = subprocess.run([sys.executable, "-m", "lipkeras", "preprocess", str(root), str(tmp_path / "out"), "--quiet"],
+                       capture_output=True, text=True, env=_cli_env(), timeout=300)
+    assert r.returncode == 2, r.stderr
+    errors = [line for line in r.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and "--allow-missing-transcripts" in errors[0] and "none of the 2 videos" in errors[0]
+    assert "Traceback" not in r.stderr

@@ -185,3 +185,49 @@ def test_sigterm_stops_cleanly():
     assert proc.wait(timeout=60) == 0
     log = proc.stderr.read()
     assert '"GET /v1/models/fer_emotion" 200' in log and "stopped" in log
+
+
+@pytest.fixture(scope="module")
+def app_client():
+    """The REST app in-process (Werkzeug's test client): no port, two models."""
+    from werkzeug.test import Client
+
+    from lipkeras.serve.app import ServingApp
+    from lipkeras.serve.repository import ModelRepository
+
+    app = ServingApp(ModelRepository(REPO / "saved_models", names=["grid_lipreader", "fer_emotion"]))
+    yield Client(app)
+    app.close()
+
+
+def test_lipkeras_json_over_rest(app_client):
+    for name in ("grid_lipreader", "fer_emotion"):
+        path, expected = latest_export(name)
+        meta = app_client.get(f"/v1/models/{name}/metadata")
+        assert meta.status_code == 200 and meta.json["lipkeras"] == expected
+        assert "signature_def" in meta.json["metadata"]["signature_def"]  # TF Serving's part unchanged
+        for url in (f"/v1/models/{name}/lipkeras", f"/v1/models/{name}/versions/{path.name}/lipkeras"):
+            r = app_client.get(url)
+            assert r.status_code == 200 and r.json == expected, url
+    assert app_client.get("/v1/models/fer_emotion/lipkeras").json["labels"][3] == "happy"
+    assert "vocab" in app_client.get("/v1/models/grid_lipreader/lipkeras").json
+    assert app_client.get("/v1/models/fer_emotion/versions/99/lipkeras").status_code == 404
+    assert app_client.post("/v1/models/fer_emotion/lipkeras").status_code == 405
+
+
+def test_predict_output_filter(app_client, fer_faces):
+    # on the emotion model: the shipped grid_lipreader/3 graph fails on CPU (unequal-stride depthwise
+    # conv; re-exported separately), and the filter is the same code for every signature
+    url = "/v1/models/fer_emotion:predict"
+    faces = fer_faces[:3].tolist()
+    full = app_client.post(url, json={"signature_name": "faces_uint8", "instances": faces}).json["predictions"]
+    labels = app_client.post(url, json={"signature_name": "faces_uint8", "instances": faces,
+                                        "output_filter": ["label"]})
+    assert labels.status_code == 200, labels.text
+    assert labels.json == {"predictions": [p["label"] for p in full]}  # one output: plain values, as TF Serving
+    cols = app_client.post(url, json={"signature_name": "faces_uint8", "inputs": faces,
+                                      "output_filter": ["label", "probabilities"]})
+    assert cols.status_code == 200 and set(cols.json["outputs"]) == {"label", "probabilities"}, cols.text
+    for bad, words in ((["text"], "['text'] not outputs"), ("label", "non-empty list"), ([], "non-empty list")):
+        r = app_client.post(url, json={"signature_name": "faces_uint8", "instances": faces, "output_filter": bad})
+        assert r.status_code == 400 and words in r.json["error"], r.text

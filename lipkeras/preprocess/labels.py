@@ -36,6 +36,19 @@ RAVDESS_CODES = {
     "repetition": {"01": "1", "02": "2"},
 }
 _RAVDESS_RE = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
+# LRS3/TED clips are "<YouTube id>_<utterance number>"; "<speaker>-<n>" is the other common naming
+_SPEAKER_PREFIX_RE = re.compile(r"^(.+?)[_-]\d+$")
+
+
+def speaker_from_name(clip_id: str) -> str:
+    """The speaker of a clip from its id (its path under the input folder, without extension): the first sub-folder
+    (``s1/bbaf3s``, LRS2's ``<video>/<utterance>``), else the file-name prefix before a trailing
+    ``_<number>`` or ``-<number>`` (``95ovIJ3dsNk_00009``), else '' (unknown)."""
+    parts = [p for p in clip_id.replace("\\", "/").split("/") if p]
+    if len(parts) > 1:
+        return parts[0]
+    m = _SPEAKER_PREFIX_RE.match(parts[0]) if parts else None
+    return m.group(1) if m else ""
 
 
 def normalize_text(text: str) -> str:

@@ -111,6 +111,10 @@ def run(input_path: str | Path, output: str | Path, cfg: PreprocessConfig, progr
     out.mkdir(parents=True, exist_ok=True)
     rio.remove_stale_temps(out)
     items, skipped = src.discover(input_path, cfg.dataset, cfg.require_transcript, cfg.audio)
+    untranscribed = [s for s in skipped if s.reason.startswith(src.MISSING_TRANSCRIPT)]
+    if not items and untranscribed:
+        raise ValueError(f"{input_path}: none of the {len(untranscribed)} videos has a transcript (.txt, .align "
+                         "or labels.csv entry); pass --allow-missing-transcripts to keep them without one")
     items, excluded = spl.assign(items, cfg)
     shards = plan_shards(items, cfg.shard_size)
     previous = _load_previous(out, cfg)

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from lipkeras.preprocess import labels as lab
 from lipkeras.preprocess.errors import SkipInput
-from lipkeras.preprocess.video import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
+from lipkeras.preprocess.video import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, check_decodable
+
+MISSING_TRANSCRIPT = "missing transcript"
 
 # formats OpenCV reads (inference, preprocess); image-folder training reads them with
 # tf.io.decode_image, except TIFF (JAFFE's format), which TF cannot decode: OpenCV reads it there too
@@ -76,7 +78,8 @@ def _grid(root: Path, require_transcript: bool, audio: bool, only=None):
             item = Item(str(video), f"{spk}/{video.stem}", speaker=spk)
             try:
                 if align is None:
-                    raise SkipInput(f"missing transcript: no {video.stem}.align under align/{spk} or alignments/{spk}")
+                    check_decodable(video)  # a broken video is reported as broken, not as untranscribed
+                    raise SkipInput(f"{MISSING_TRANSCRIPT}: no {video.stem}.align under align/{spk} or alignments/{spk}")
                 item.transcript = lab.read_grid_align(align)
             except SkipInput as exc:
                 skipped.append(Skipped(str(video), str(exc)))
@@ -111,16 +114,20 @@ def _folder(root: Path, require_transcript: bool, audio: bool, only=None):
     items, skipped, tables = [], [], {}
     videos = [only] if only is not None else media_files(root, VIDEO_EXTENSIONS)
     for video in videos:
-        rel = video.relative_to(root)
-        item = Item(str(video), _rel_id(video, root), speaker=rel.parts[0] if len(rel.parts) > 1 else "")
+        clip_id = _rel_id(video, root)
+        item = Item(str(video), clip_id, speaker=lab.speaker_from_name(clip_id))
         try:
             item.transcript = _sidecar_transcript(video, root, tables)
             if item.transcript is None and require_transcript:
-                raise SkipInput(f"missing transcript: no {video.stem}.txt, {video.stem}.align or labels.csv entry")
+                check_decodable(video)  # a broken video is reported as broken, not as untranscribed
+                raise SkipInput(f"{MISSING_TRANSCRIPT}: no {video.stem}.txt, {video.stem}.align or labels.csv entry")
         except SkipInput as exc:
             skipped.append(Skipped(str(video), str(exc)))
             continue
         items.append(item)
+    if only is None:  # said once per file, not silently left out: audio needs --dataset ravdess --audio
+        skipped += [Skipped(str(a), "audio-only file: --dataset folder reads videos")
+                    for a in media_files(root, AUDIO_EXTENSIONS)]
     return items, skipped
 
 

@@ -178,6 +178,14 @@ def _upright(frame) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(img, k)) if k else img
 
 
+def check_decodable(path: str | os.PathLike) -> None:
+    """Decode every frame (no landmarks, nothing kept): raises ``SkipInput`` naming why a video is
+    corrupt or truncated. For inputs about to be skipped for another reason, so that a broken
+    file is reported as broken rather than as, say, lacking a transcript."""
+    for _ in VideoReader(path, fps=5.0):  # a low output rate: every source frame is still decoded
+        pass
+
+
 def decode(
     path: str | os.PathLike,
     fps: float = 25.0,

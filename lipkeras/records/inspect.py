@@ -1,35 +1,53 @@
-"""What is in a records folder: counts, frame ranges, shapes, a few transcripts/labels."""
+"""What is in a records folder: counts, frame ranges, shapes, a few transcripts/labels.
+
+TensorFlow-free (``lipkeras.records.wire`` reads the shards), so ``lipkeras inspect`` starts fast.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
 
+from lipkeras.preprocess.labels import speaker_from_name
 from lipkeras.records import io as rio
 from lipkeras.records import schema
+from lipkeras.records.wire import RecordError, read_records
 
 
 def iter_records(pattern):
-    """Yield raw serialized records from the shards matching ``pattern`` (compression auto-detected)."""
-    from lipkeras._quiet import import_tensorflow
-
-    tf = import_tensorflow()
+    """Yield ``(shard path, serialized record)`` from the shards matching ``pattern`` (gzip auto-detected)."""
     for path in rio.list_shards(pattern):
-        for raw in tf.data.TFRecordDataset(path, compression_type=rio.compression_of(path)):
-            yield path, raw.numpy()
+        for raw in read_records(path):
+            yield path, raw
 
 
-def summarize(pattern, examples: int = 5, png: str | Path | None = None, roi: str = "mouth") -> dict:
+class ClipNotFound(LookupError):
+    pass
+
+
+def summarize(pattern, examples: int = 5, png: str | Path | None = None, roi: str = "mouth",
+              clip: str | None = None) -> dict:
+    """``clip``: the clip id (or its last part, e.g. ``bbaf3s`` for ``s1/bbaf3s``) ``png`` draws;
+    default the first clip."""
     count, frames, splits, labels, speakers = 0, [], Counter(), Counter(), Counter()
+    unknown_speaker = 0
     shapes: dict[str, tuple] = {}
     samples, drawn = [], None
     shards = rio.list_shards(pattern)
-    for _, raw in iter_records(pattern):
-        rec = schema.decode_numpy(raw)
+    for path, raw in iter_records(pattern):
+        try:
+            rec = schema.decode_numpy(raw)
+        except (RecordError, KeyError, ValueError) as exc:
+            raise RecordError(f"{path}: record {count + 1}: {exc}") from None
         count += 1
         frames.append(rec["num_frames"])
         splits[rec["split"]] += 1
-        speakers[rec["speaker"]] += 1
+        # records of plain folders written before preprocess named speakers: the same rule on the id
+        speaker = rec["speaker"] or speaker_from_name(rec["clip_id"])
+        if speaker:
+            speakers[speaker] += 1
+        else:
+            unknown_speaker += 1
         if rec["label"]:
             labels[rec["label"]] += 1
         for r in schema.ROIS:
@@ -40,13 +58,17 @@ def summarize(pattern, examples: int = 5, png: str | Path | None = None, roi: st
         if len(samples) < examples:
             samples.append({"clip_id": rec["clip_id"], "frames": rec["num_frames"],
                             "transcript": rec["transcript"], "label": rec["label"]})
-        if png is not None and drawn is None:
+        wanted = clip is None or clip in (rec["clip_id"], rec["clip_id"].rsplit("/", 1)[-1])
+        if png is not None and drawn is None and wanted:
             use = roi if roi in rec else next((r for r in schema.ROIS if r in rec), None)
             if use is not None and rec["num_frames"] > 0:
                 from lipkeras.visualize import save_png
 
                 save_png(rec[use], png, columns=15 if rec["num_frames"] > 30 else 10, scale=1)
                 drawn = {"clip_id": rec["clip_id"], "roi": use, "png": str(png)}
+    if png is not None and clip is not None and drawn is None:
+        raise ClipNotFound(f"{pattern}: no clip {clip!r} with frames in these records (--clip takes a clip id "
+                           "as inspect lists them)")
     return {
         "records": str(pattern),
         "shards": len(shards),
@@ -57,6 +79,7 @@ def summarize(pattern, examples: int = 5, png: str | Path | None = None, roi: st
         "rois": shapes,
         "splits": dict(sorted(splits.items())),
         "speakers": len(speakers),
+        "clips_without_speaker": unknown_speaker,
         "labels": dict(sorted(labels.items())),
         "examples": samples,
         "png": drawn,
@@ -70,7 +93,8 @@ def format_text(s: dict) -> str:
     ]
     for roi, info in s["rois"].items():
         lines.append(f"  {roi}: {info}")
-    lines.append(f"  splits: {s['splits']}  speakers: {s['speakers']}")
+    unknown = f" (+{s['clips_without_speaker']} clips of unknown speaker)" if s["clips_without_speaker"] else ""
+    lines.append(f"  splits: {s['splits']}  speakers: {s['speakers']}{unknown}")
     if s["labels"]:
         lines.append(f"  labels: {s['labels']}")
     for ex in s["examples"]:

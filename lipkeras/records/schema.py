@@ -146,18 +146,16 @@ def parse(serialized, rois=("mouth",), audio: bool = False, landmarks: bool = Fa
 
 
 def decode_numpy(serialized: bytes) -> dict[str, Any]:
-    """Everything in a record as Python/NumPy values (for inspection and tests, not for training)."""
-    from lipkeras._quiet import import_tensorflow
+    """Everything in a record as Python/NumPy values (for inspection and tests, not for training).
+    TensorFlow-free: ``lipkeras.records.wire`` decodes the ``tf.train.Example``."""
+    from lipkeras.records.wire import parse_example
 
-    tf = import_tensorflow()
-
-    ex = tf.train.Example.FromString(serialized)
-    f = ex.features.feature
+    f = parse_example(serialized)
 
     def b(key, default=""):
-        return f[key].bytes_list.value[0].decode() if key in f and f[key].bytes_list.value else default
+        return f[key][0].decode() if len(f.get(key, ())) else default
 
-    T = int(f["num_frames"].int64_list.value[0])
+    T = int(f["num_frames"][0])
     out: dict[str, Any] = {
         "clip_id": b("clip_id"),
         "source": b("source"),
@@ -166,21 +164,20 @@ def decode_numpy(serialized: bytes) -> dict[str, Any]:
         "transcript": b("transcript"),
         "label": b("label"),
         "attributes": json.loads(b("attributes", "{}") or "{}"),
-        "fps": float(f["fps"].float_list.value[0]),
+        "fps": float(f["fps"][0]) if len(f.get("fps", ())) else 25.0,
         "num_frames": T,
     }
     for roi in ROIS:
         if f"{roi}/frames" in f:
-            shape = tuple(int(v) for v in f[f"{roi}/shape"].int64_list.value)
-            raw = f[f"{roi}/frames"].bytes_list.value[0]
-            out[roi] = np.frombuffer(raw, np.uint8).reshape((T,) + shape)
-            out[f"{roi}_affine"] = np.asarray(f[f"{roi}/affine"].float_list.value, np.float32).reshape(T, 2, 3)
+            shape = tuple(int(v) for v in f[f"{roi}/shape"])
+            out[roi] = np.frombuffer(f[f"{roi}/frames"][0], np.uint8).reshape((T,) + shape)
+            out[f"{roi}_affine"] = np.asarray(f[f"{roi}/affine"], np.float32).reshape(T, 2, 3)
     if "landmarks/points" in f:
-        idx = np.asarray(f["landmarks/indices"].int64_list.value, np.int64)
+        idx = np.asarray(f["landmarks/indices"], np.int64)
         out["landmark_indices"] = idx
-        out["landmarks"] = np.asarray(f["landmarks/points"].float_list.value, np.float32).reshape(T, len(idx), 2)
-        out["detected"] = np.asarray(f["landmarks/detected"].int64_list.value, np.int64)
+        out["landmarks"] = np.asarray(f["landmarks/points"], np.float32).reshape(T, len(idx), 2)
+        out["detected"] = np.asarray(f["landmarks/detected"], np.int64)
     if "audio/pcm" in f:
-        out["audio"] = np.frombuffer(f["audio/pcm"].bytes_list.value[0], "<i2")
-        out["audio_rate"] = int(f["audio/sample_rate"].int64_list.value[0])
+        out["audio"] = np.frombuffer(f["audio/pcm"][0], "<i2")
+        out["audio_rate"] = int(f["audio/sample_rate"][0])
     return out

@@ -3,10 +3,16 @@
 TF Serving's REST API:
 
 * ``GET  /v1/models/NAME[/versions/N]``            model status
-* ``GET  /v1/models/NAME[/versions/N]/metadata``   signature metadata
+* ``GET  /v1/models/NAME[/versions/N]/metadata``   signature metadata, plus a ``lipkeras`` field
+  (lipkeras extension): the SavedModel's ``assets.extra/lipkeras.json`` (labels or vocabulary,
+  preprocessing, signatures); ``{}`` for SavedModels not made by lipkeras
 * ``POST /v1/models/NAME[/versions/N]:predict``    ``instances``/``inputs`` → ``predictions``/``outputs``
 
-lipkeras extension (not in TF Serving):
+lipkeras extensions (not in TF Serving):
+
+* ``GET  /v1/models/NAME[/versions/N]/lipkeras``   the SavedModel's ``assets.extra/lipkeras.json``
+* ``"output_filter": ["text", ...]`` in a ``:predict`` body: only those outputs come back (the
+  field's name in TF Serving's gRPC ``PredictRequest``; its REST API has no such field)
 
 * ``POST /v1/models/NAME[/versions/N]:transcribe`` a whole video (``application/octet-stream``
   body, or ``multipart/form-data`` with one file) → the JSON of ``lipkeras transcribe --json``;
@@ -35,7 +41,7 @@ from lipkeras.serve.transcribe import transcribe_bytes
 log = logging.getLogger("lipkeras.serve")
 
 ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?"
-                   r"(?:(?P<metadata>/metadata)|:(?P<verb>predict|transcribe))?/?$")
+                   r"(?:/(?P<resource>metadata|lipkeras)|:(?P<verb>predict|transcribe))?/?$")
 DEFAULT_EMOTION_MODEL = "fer_emotion"
 
 
@@ -101,8 +107,10 @@ class ServingApp:
         if verb is None:
             if request.method != "GET":
                 raise ServingError(405, f"Malformed request: {request.method} {request.path} (use GET)")
-            if m["metadata"]:
+            if m["resource"] == "metadata":
                 return _json(200, self.repository.metadata(name, version))
+            if m["resource"] == "lipkeras":
+                return _json(200, self.repository.get(name, version).meta)
             return _json(200, self.repository.status(name, version))
         if request.method != "POST":
             raise ServingError(405, f"Malformed request: {request.method} {request.path} (use POST)")

@@ -9,6 +9,9 @@ Request formats (as TF Serving's REST API documents them):
 * ``"signature_name"`` picks the signature (default ``serving_default``); a string value may be
   ``{"b64": "..."}`` (binary, e.g. serialized ``tf.Example``s); string outputs whose name ends in
   ``_bytes`` come back as ``{"b64": ...}``, other strings as text.
+* ``"output_filter": ["text"]`` (lipkeras extension, the field's name in TF Serving's gRPC
+  ``PredictRequest``): only those outputs come back, e.g. a lip reader's text without its
+  ``[B, T, vocab]`` log-probabilities. TF Serving's REST API does not know the field.
 """
 
 from __future__ import annotations
@@ -117,6 +120,21 @@ def _json_value(name: str, array: np.ndarray):
     return array.tolist()
 
 
+def _output_filter(request: dict, servable: Servable, signature: str) -> set | None:
+    """The outputs a request asks for (``None``: all), checked against the signature before computing."""
+    if "output_filter" not in request:
+        return None
+    names = request["output_filter"]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise ServingError(400, "'output_filter' must be a non-empty list of output names")
+    known = set(servable.signatures[signature].structured_outputs)
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise ServingError(400, f"output_filter: {unknown} not outputs of signature \"{signature}\" "
+                                f"(it has {sorted(known)})")
+    return set(names)
+
+
 def predict(servable: Servable, request: dict) -> dict:
     """The response of one ``:predict`` request (raises ``ServingError`` with TF Serving's codes)."""
     signature = request.get("signature_name") or DEFAULT_SIGNATURE
@@ -125,6 +143,7 @@ def predict(servable: Servable, request: dict) -> dict:
     if ("instances" in request) == ("inputs" in request):
         raise ServingError(400, "Missing 'inputs' or 'instances' key" if "instances" not in request
                            else "Not both 'inputs' and 'instances' can be present")
+    wanted = _output_filter(request, servable, signature)
     specs = servable.input_specs(signature)
     row = "instances" in request
     tensors = _row_inputs(request["instances"], specs) if row else _columnar_inputs(request["inputs"], specs)
@@ -137,7 +156,7 @@ def predict(servable: Servable, request: dict) -> dict:
     except (tf.errors.InvalidArgumentError, ValueError, TypeError) as e:
         message = getattr(e, "message", None) or str(e)
         raise ServingError(400, f"{message.strip().splitlines()[0]}") from None
-    outputs = {k: v.numpy() for k, v in outputs.items()}
+    outputs = {k: v.numpy() for k, v in outputs.items() if wanted is None or k in wanted}
     if not row:
         if len(outputs) == 1:
             (name, value), = outputs.items()

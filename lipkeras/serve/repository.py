@@ -128,7 +128,9 @@ class ModelRepository:
             for v, state, code, message in sorted(entries, reverse=True)]}
 
     def metadata(self, name: str, version: int | None = None) -> dict:
-        """TF Serving's ``GetModelMetadata`` response (signature defs)."""
+        """TF Serving's ``GetModelMetadata`` response (signature defs), plus ``lipkeras``: the model's
+        ``assets.extra/lipkeras.json`` (a lipkeras extension; TF Serving clients ignore the field)."""
         s = self.get(name, version)
         return {"model_spec": {"name": s.name, "signature_name": "", "version": str(s.version)},
-                "metadata": {"signature_def": {"signature_def": s.signature_defs}}}
+                "metadata": {"signature_def": {"signature_def": s.signature_defs}},
+                "lipkeras": s.meta}

@@ -105,7 +105,8 @@ def main(argv=None, prog: str = "python -m lipkeras.train") -> int:
         _quiet.import_tensorflow()
         trainer = importlib.import_module(TRAINERS[args.stage])
     try:
-        trainer.train(cfg)
+        with _quiet.native_stderr_filtered():  # TF's oneDNN notice (an "E0000" line) mid-run is noise
+            trainer.train(cfg)
     except (FileNotFoundError, ValueError) as exc:  # ArraysError is a ValueError
         print(f"lipkeras train: error: {exc}", file=sys.stderr)
         return 2

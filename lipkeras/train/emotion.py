@@ -439,8 +439,9 @@ def train(cfg: EmotionConfig) -> dict:
         callbacks.append(keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=cfg.lr_patience,
                                                            min_lr=cfg.min_learning_rate, verbose=1))
     t0 = time.perf_counter()
+    # the tf.data pipeline shuffles; Keras' default shuffle=True would only warn that it ignores it
     history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=2,
-                        steps_per_epoch=cfg.steps_per_epoch or None)
+                        steps_per_epoch=cfg.steps_per_epoch or None, shuffle=False)
     seconds = time.perf_counter() - t0
     save_curves(out / "history.csv", out / "curves.png")
     h = history.history

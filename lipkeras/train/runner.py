@@ -159,7 +159,8 @@ def fit(cfg, model, fit_ds, steps: int, metrics_callback, monitor: str, mode: st
         keras.callbacks.TensorBoard(str(out / "tensorboard"), update_freq="epoch", write_graph=False),
     ]
     t0 = time.perf_counter()
-    history = model.fit(fit_ds, epochs=cfg.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=2)
+    # the tf.data pipeline shuffles; Keras' default shuffle=True would only warn that it ignores it
+    history = model.fit(fit_ds, epochs=cfg.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=2, shuffle=False)
     seconds = time.perf_counter() - t0
     h = history.history
     epochs_run = len(h.get("loss", []))
