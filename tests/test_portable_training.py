@@ -180,3 +180,16 @@ def test_other_backends_refuse_records_with_the_way_out(tmp_path):
     run = subprocess.run([sys.executable, "-m", "lipkeras.train", "--stage", "emotion", "--backend", "torch",
                           "--data", "faces/"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "lipkeras records export-npz" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_fewer_examples_than_a_batch_is_one_line_not_a_hang(tmp_path, capsys):
+    from lipkeras.train.__main__ import main
+
+    x, y = _faces(8)
+    save_arrays(tmp_path / "few.npz", {"kind": np.array("faces"), "labels": np.array(LABELS), "train_x": x,
+                                       "train_y": y, "val_x": x[:2], "val_y": y[:2]})
+    assert main(["--stage", "emotion", "--backend", "tensorflow", "--data", str(tmp_path / "few.npz"),
+                 "--out", str(tmp_path / "run"), "--input-size", "16", "--batch-size", "16"]) == 2
+    err = capsys.readouterr().err
+    assert "few.npz: 8 training examples, fewer than one batch" in err and "--batch-size 8" in err
+    assert not (tmp_path / "run").exists()  # nothing half-written

@@ -62,11 +62,16 @@ def _batches_class():
     return Batches
 
 
-def _need(arrays, kind, path):
+def _need(arrays, kind, path, batch_size):
     if str(arrays["kind"]) != kind:
         raise ArraysError(f"{path}: holds {arrays['kind']}, this stage trains on {kind}")
     if "val_x" not in arrays:
         raise ArraysError(f"{path}: no validation split (export with --val-ids, or records with split 'val')")
+    # whole batches only (one compiled shape): fewer clips than a batch would be an epoch of no steps
+    n = len(arrays["train_x"])
+    if n < batch_size:
+        raise ArraysError(f"{path}: {n} training examples, fewer than one batch (--batch-size {batch_size}); "
+                          f"give --batch-size {max(n, 1)} or fewer")
 
 
 def train(cfg) -> dict:
@@ -91,7 +96,7 @@ def train_emotion(cfg) -> dict:
                                        sgd, start_run)
 
     arrays = load_arrays(cfg.data)
-    _need(arrays, "faces", cfg.data)
+    _need(arrays, "faces", cfg.data, cfg.batch_size)
     out = start_run(cfg)
     labels = tuple(str(v) for v in arrays["labels"])
     x, y = arrays["train_x"], arrays["train_y"].astype(np.int32)
@@ -154,7 +159,7 @@ def train_lipreader(cfg) -> dict:
                                        start_run)
 
     arrays = load_arrays(cfg.data)
-    _need(arrays, "mouths", cfg.data)
+    _need(arrays, "mouths", cfg.data, cfg.batch_size)
     if str(arrays["vocab"]) != DEFAULT.chars:
         raise ArraysError(f"{cfg.data}: exported with another vocabulary")
     out = start_run(cfg)
