@@ -100,6 +100,7 @@ def calibrate_lipreader(name: str, data: str, val_ids=None, train_ids=None, val_
     meta["confidence"] = {**cal.__dict__, "validation": trust_metrics(cal, val), **cal_extra,
                           "data": str(data), "val_ids": str(val_ids or val_split), "train_ids": str(train_ids or train_split),
                           "domain": {"threshold": round(domain.threshold, 4), "margin": domain.margin,
+                                     "quantile": domain.quantile, "distances": domain.reference,
                                      "shrinkage": domain.shrinkage, "train_clips": len(train),
                                      "frames": [domain.min_frames, domain.max_frames]}}
     write_json_atomic(meta_file, meta)

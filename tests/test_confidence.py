@@ -68,12 +68,15 @@ def test_domain_fits_training_clips_and_flags_others(tmp_path):
     val = rng.normal(0, 1, (40, 8))
     domain = Domain.fit(train, val, np.full(200, 75))
     assert domain.check(rng.normal(0, 1, 8), 75)["in_domain"]
+    known = np.concatenate([train, val])  # the clips it learnt from: at most the 1 % tail out of domain
+    assert np.mean([domain.check(x, 75)["in_domain"] for x in known]) >= 0.99
+    assert domain.threshold == pytest.approx(1.25 * domain.reference["q99"], rel=1e-3)
     far = domain.check(rng.normal(4, 1, 8), 75)
     assert not far["in_domain"] and "unlike the training clips" in far["domain_reasons"][0]
     assert "frames" in domain.check(rng.normal(0, 1, 8), 400)["domain_reasons"][0]
     domain.save(tmp_path / "domain.npz")
     back = Domain.load(tmp_path / "domain.npz")
-    assert back.threshold == pytest.approx(domain.threshold) and back.max_frames == 75
+    assert back.threshold == pytest.approx(domain.threshold) and back.max_frames == 75 and back.quantile == 0.99
     assert Domain.load(tmp_path / "missing.npz") is None
     emb = clip_embedding(np.arange(12.0).reshape(6, 2), 4)
     np.testing.assert_allclose(emb, [3.0, 4.0, np.std([0, 2, 4, 6]), np.std([1, 3, 5, 7])])

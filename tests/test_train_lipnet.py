@@ -124,3 +124,13 @@ def test_optimizer_choice_keeps_the_schedule():
         assert float(schedule(step)) == pytest.approx(rate)
     with pytest.raises(ValueError, match="optimizer must be one of"):
         LipReadingConfig(optimizer="rmsprop")
+
+
+def test_a_run_that_cannot_split_leaves_no_folder(tiny_records, tmp_path, capsys):
+    from lipkeras.train.__main__ import main
+
+    out = tmp_path / "run"
+    assert main(["--stage", "lipnet", "--data", str(tiny_records), "--out", str(out), "--model", "fast_tiny",
+                 "--val-ids", "no_such_clip"]) == 2
+    assert "records: no validation clips from the given id lists" in capsys.readouterr().err
+    assert not out.exists()

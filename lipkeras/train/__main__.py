@@ -14,7 +14,9 @@ import argparse
 import dataclasses
 import importlib
 import os
+import shutil
 import sys
+from pathlib import Path
 
 from lipkeras.train.config import STAGE_CONFIGS, ClipSplitConfig, field_help, load_fields
 
@@ -69,6 +71,10 @@ def parser(stage: str | None = None, prog: str = "python -m lipkeras.train") -> 
     return p
 
 
+# what a run writes before its first epoch: a folder holding only these is removed when the run fails
+SET_UP_FILES = {"config.json", "clip_splits.json", "train_ids.txt", "val_ids.txt", "test_ids.txt"}
+
+
 def main(argv=None, prog: str = "python -m lipkeras.train") -> int:
     from lipkeras import _quiet
 
@@ -104,11 +110,15 @@ def main(argv=None, prog: str = "python -m lipkeras.train") -> int:
     else:
         _quiet.import_tensorflow()
         trainer = importlib.import_module(TRAINERS[args.stage])
+    out = Path(cfg.out) if getattr(cfg, "out", None) else None
+    new_run = out is not None and not out.exists()
     try:
         with _quiet.native_stderr_filtered():  # TF's oneDNN notice (an "E0000" line) mid-run is noise
             trainer.train(cfg)
-    except (FileNotFoundError, ValueError) as exc:  # ArraysError is a ValueError
+    except (FileNotFoundError, ValueError) as exc:  # ArraysError and SplitError are ValueErrors
         print(f"lipkeras train: error: {exc}", file=sys.stderr)
+        if new_run and out.is_dir() and {p.name for p in out.iterdir()} <= SET_UP_FILES:
+            shutil.rmtree(out, ignore_errors=True)  # a run that failed before training leaves no folder behind
         return 2
     return 0
 

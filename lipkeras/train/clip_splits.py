@@ -108,7 +108,7 @@ class ClipSplits:
 
 
 SOURCE_TEXT = {"ids": "the given id lists / split names", "ratio": "--split-ratio / speakers",
-               "records_split": "the records' split field", "grid_s1": "GRID s1 lists, lipkeras/splits/grid_s1"}
+               "records_split": "the records' split field", "grid_s1": "the GRID s1 lists, lipkeras/splits/grid_s1"}
 
 
 # ---------------------------------------------------------------------------------------------- options
@@ -293,10 +293,10 @@ def _assign_units(units: dict[str, list[str]], shares: dict[str, float], seed: i
 def _check(result: ClipSplits, opts: SplitOptions) -> None:
     c, records = result.counts, result.records
     if not c["train"]:
-        raise SplitError(f"{records}: no training clips in the {SOURCE_TEXT[result.source]} "
+        raise SplitError(f"{records}: no training clips from {SOURCE_TEXT[result.source]} "
                          f"(check --train-ids / --train-split / --split-ratio)")
     if not c["val"]:
-        raise SplitError(f"{records}: no validation clips in the {SOURCE_TEXT[result.source]}: give "
+        raise SplitError(f"{records}: no validation clips from {SOURCE_TEXT[result.source]}: give "
                          f"--split-ratio 0.8,0.1,0.1 (or --val-ids FILE / --val-speakers NAMES)")
     train = set(result.ids["train"])
     overlap = {s: len(train & set(result.ids[s])) for s in ("val", "test")}
