@@ -188,20 +188,29 @@ def main(argv=None) -> int:
     p.add_argument("--emotion", default="fer_emotion,fer_emotion_fast")
     p.add_argument("--fer", default=str(SHARED / "fer2013" / "train"))
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--parts", default="startup,readers,emotion",
+                   help="what to measure; a subset updates only its parts of an existing --json "
+                        "(e.g. start-up again on a quiet machine)")
     p.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "confidence.json"))
     args = p.parse_args(argv)
+    parts = set(args.parts.split(","))
     if not Path(args.data).is_dir():
         print(f"{args.data}: no records (lipkeras preprocess ../shared/data/grid tfrecords/grid_s1 --dataset grid)",
               file=sys.stderr)
         return 2
-    results = {"benchmark": "confidence", "machine": host.describe(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-               "data": args.data, "readers": {}, "emotion": {}}
-    print("CLI start-up", flush=True)
-    results["startup_seconds"] = startup_seconds(args.data, args.repeats)
-    for name in filter(None, args.readers.split(",")):
+    out = Path(args.json)
+    previous = json.loads(out.read_text()) if out.is_file() and parts != {"startup", "readers", "emotion"} else {}
+    results = {"benchmark": "confidence", "readers": {}, "emotion": {}, **previous,
+               "machine": host.describe(), "data": args.data}
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    results["dates"] = {**previous.get("dates", {}), **{part: stamp for part in parts}}
+    if "startup" in parts:
+        print("CLI start-up", flush=True)
+        results["startup_seconds"] = startup_seconds(args.data, args.repeats)
+    for name in filter(None, args.readers.split(",")) if "readers" in parts else []:
         print(name, flush=True)
         results["readers"][name] = reader_figures(name, args.data)
-    if Path(args.fer).is_dir():
+    if "emotion" in parts and Path(args.fer).is_dir():
         for name in filter(None, args.emotion.split(",")):
             results["emotion"][name] = emotion_figures(name, args.fer)
     out = Path(args.json)
