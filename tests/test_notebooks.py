@@ -82,3 +82,13 @@ def test_notebook_runs(name, notebook_out, monkeypatch, record_property):
     if name not in TEXT_ONLY:  # the others are meant to be looked at
         images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
         assert images, f"{name}: no figure came out"
+
+
+def test_sample_records_keep_a_training_clip(tmp_path):
+    """``lipkeras.demo.sample_records`` (the notebooks' shared records) refuses a split with no
+    training clip before preprocessing anything."""
+    from lipkeras.demo import sample_records
+
+    with pytest.raises(ValueError, match="at least one"):
+        sample_records(tmp_path / "records", clips=2, val_clips=2)
+    assert not (tmp_path / "records").exists()
