@@ -8,6 +8,31 @@ import sys
 from pathlib import Path
 
 
+def sample_records(out: str | Path = "tfrecords/grid_sample", clips: int | None = None, val_clips: int = 0,
+                   rois: tuple[str, ...] = ("mouth",), workers: int | None = None) -> Path:
+    """The bundled GRID sample (its first ``clips`` videos by name; all when ``None``) as records in ``out``,
+    the last ``val_clips`` of them in split ``val`` and the others in ``train``. Quick when ``out``
+    already holds them: preprocessing resumes, so finished shards of the same settings are kept."""
+    import json
+
+    from lipkeras.paths import GRID_SAMPLE
+    from lipkeras.preprocess import PreprocessConfig, run
+
+    ids = [f"s1/{v.stem}" for v in sorted((GRID_SAMPLE / "s1").glob("*.mp4"))][:clips]
+    if not 0 <= val_clips < len(ids):
+        raise ValueError(f"val_clips must leave at least one of the {len(ids)} clips for training, got {val_clips}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    split_list = out / "split_list.json"  # a split list also picks the clips: the others are left out
+    split_list.write_text(json.dumps({"train": ids[:len(ids) - val_clips], "val": ids[len(ids) - val_clips:]}))
+    cfg = PreprocessConfig(dataset="grid", rois=tuple(rois), split_list=str(split_list), shard_size=5,
+                           workers=workers or 1)
+    manifest = run(GRID_SAMPLE, out, cfg, progress=False)
+    if manifest["written"] != len(ids):
+        raise RuntimeError(f"{out}: wrote {manifest['written']} of {len(ids)} sample clips: {manifest['skipped']}")
+    return out
+
+
 def main(out: str = "tfrecords/grid_sample", workers: int | None = None) -> int:
     from lipkeras import _quiet  # noqa: F401
     from lipkeras.paths import GRID_SAMPLE

@@ -137,3 +137,13 @@ def test_train_cli_says_how_to_split_unsplit_records(tiny_records, tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and str(tiny_records) in lines[0] and "--split-ratio 0.8,0.1,0.1 --split-by clip" in lines[0]
+
+
+def test_a_text_file_is_text_not_a_shard(tmp_path):
+    """``--stage decoder --text sentences.txt`` reads sentences (it was read as a TFRecord shard)."""
+    from lipkeras.train.text_corpus import is_records, load_sentences
+
+    text = tmp_path / "sentences.txt"
+    text.write_text("bin blue at f two now\nlay red by g nine soon\n")
+    assert not is_records(text)
+    assert load_sentences(text) == ["bin blue at f two now", "lay red by g nine soon"]

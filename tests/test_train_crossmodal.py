@@ -60,6 +60,10 @@ def test_integrated_model_decodes_with_scores(stage_runs, sample_records):
     r = reader.read_clip(mouth, beam_width=2)
     assert {"text", "score", "lm_score", "char_logprobs"} <= set(r)
     assert len(r["char_logprobs"]) >= len(r["text"])  # one per emitted character (extra spaces are collapsed)
+    x = np.zeros((1, 12, 88, 88, 1), np.float32)
+    best = reader.recognizer.recognize(x, np.array([12]), reader.decoding_config(beam_width=3), nbest=3)[0]
+    scores = [h["score"] for h in best["nbest"]]
+    assert 1 <= len(scores) <= 3 and scores == sorted(scores, reverse=True) and best["nbest"][0]["text"] == best["text"]
 
 
 def test_transcribe_cli_reports_scores(stage_runs, grid_sample):

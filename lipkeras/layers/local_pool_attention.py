@@ -46,6 +46,14 @@ class LocalPoolAttention(keras.layers.Layer):
         self.built = True
 
     def call(self, x, mask=None, training=None):
+        return self._attend(x, mask, training)
+
+    def attention_scores(self, x, mask=None):
+        """The attention weights over time ``[B, heads, T (query), T (key)]`` for ``x [B, T, H, W, C]``
+        (inference: no dropout): which frames each frame reads, i.e. the motion this scale models."""
+        return self._attend(x, mask, False, scores=True)[1]
+
+    def _attend(self, x, mask, training, scores=False):
         b, t = ops.shape(x)[0], ops.shape(x)[1]
         pooled = self.pool(ops.reshape(x, (-1,) + tuple(x.shape[2:])))
         h = self.position(self.projection(ops.reshape(pooled, (b, t, self.flat_dim))))
@@ -53,11 +61,14 @@ class LocalPoolAttention(keras.layers.Layer):
         if mask is not None:
             attention_mask = ops.repeat(ops.expand_dims(ops.cast(mask, "bool"), 1), t, axis=1)  # [B, Tq, Tk]
         n = self.norm(h)
-        y = h + self.dropout(self.attention(n, n, attention_mask=attention_mask, training=training),
-                             training=training)
+        # the weights only when asked: without them Keras may take its fused attention path
+        attended = self.attention(n, n, attention_mask=attention_mask, training=training,
+                                  return_attention_scores=scores)
+        attended, weights = attended if scores else (attended, None)
+        y = h + self.dropout(attended, training=training)
         if mask is not None:
             y = y * ops.cast(ops.expand_dims(mask, -1), y.dtype)
-        return y
+        return (y, weights) if scores else y
 
     def compute_mask(self, x, mask=None):
         return mask

@@ -72,3 +72,25 @@ class MultiMotionEncoder(ConfigModel):
     def scale_weights(self):
         """WDA's normalised weight of each scale, in ``scales`` order."""
         return self.get_layer("wda").scale_weights()
+
+    def lpa_layers(self) -> list:
+        """The LocalPoolAttention layers, one per scale, in ``scales`` order."""
+        count = sum(isinstance(layer, LocalPoolAttention) for layer in self.layers)
+        scales = self.config["scales"] if self.config["scales"] is not None else range(count)
+        return [self.get_layer(f"lpa{s}") for s in scales]
+
+    def scale_maps(self, frames, frame_lengths) -> list:
+        """Each scale's feature map ``[B, T, H, W, C]`` (what its LPA reads) for a batch, in ``scales`` order."""
+        inputs = [lpa.input for lpa in self.lpa_layers()]  # [map, mask] where it was called with a mask
+        probe = keras.Model(self.inputs, [x[0] if isinstance(x, (list, tuple)) else x for x in inputs])
+        out = probe({"frames": frames, "frame_lengths": frame_lengths}, training=False)
+        return list(out) if isinstance(out, (list, tuple)) else [out]
+
+    def lpa_attention(self, frames, frame_lengths) -> list:
+        """Each scale's LPA attention over time ``[B, heads, T, T]`` for a batch, in ``scales`` order
+        (rows: the frame attending; columns: the frames it reads; padded frames are never read)."""
+        from keras import ops
+
+        mask = ops.arange(ops.shape(frames)[1])[None, :] < ops.reshape(ops.convert_to_tensor(frame_lengths), (-1, 1))
+        return [lpa.attention_scores(x, mask=mask)
+                for lpa, x in zip(self.lpa_layers(), self.scale_maps(frames, frame_lengths))]

@@ -40,6 +40,24 @@ def greedy_sample(model, max_length: int = 60) -> str:
     return DEFAULT.decode(tokens)
 
 
+
+def sample_sentence(model, temperature: float = 1.0, seed: int | None = None, max_length: int = 60) -> str:
+    """A sentence drawn from the LM a character at a time, each from its next-character distribution
+    sharpened (``temperature`` < 1) or flattened (> 1); ``temperature`` 0 is ``greedy_sample``."""
+    if temperature <= 0:
+        return greedy_sample(model, max_length)
+    rng = np.random.default_rng(seed)
+    tokens = [DEFAULT.sos]
+    for _ in range(max_length):
+        logits = np.asarray(model.predict_on_batch(np.array([tokens], np.int32)))[0, -1].astype(np.float64)
+        logits[DEFAULT.PAD] = -np.inf  # never a next character (<sos> is <eos> here: it ends the sentence)
+        p = np.exp(log_softmax(logits / temperature))
+        nxt = int(rng.choice(len(p), p=p / p.sum()))
+        if nxt == DEFAULT.eos:
+            break
+        tokens.append(nxt)
+    return DEFAULT.decode(tokens)
+
 class HeldOutPerplexity(keras.callbacks.Callback):
     """Adds ``val_bpc`` and ``val_perplexity`` to the logs and prints the LM's greedy sentence."""
 

@@ -34,6 +34,8 @@ def _from_text_file(path: Path) -> list[str]:
 def is_records(source) -> bool:
     from lipkeras.records.io import list_shards
 
+    if Path(str(source)).suffix.lower() in (".txt", ".json", ".npz"):  # text, a list or arrays: never a shard
+        return False
     try:
         return bool(list_shards(str(source)))
     except (FileNotFoundError, ValueError):
