@@ -58,25 +58,30 @@ class CrossModalRecognizer:
         return step
 
     def recognize(self, frames: np.ndarray, lengths: np.ndarray, config: DecodingConfig = DecodingConfig(),
-                  encoded: dict | None = None) -> list[dict]:
+                  encoded: dict | None = None, nbest: int = 1) -> list[dict]:
         """Beam-search every clip of a batch; one dict per clip (text, scores, per-character log-probs).
-        ``encoded``: the batch's ``encode`` output when the caller has it already."""
+        ``encoded``: the batch's ``encode`` output when the caller has it already. ``nbest`` > 1:
+        also ``nbest``, the search's best texts and their scores, best first (at most the beam width)."""
         enc = self.encode(frames, lengths) if encoded is None else encoded
         T = enc["memory"].shape[1]
         results = []
         for b, n in enumerate(np.asarray(lengths)):
             n = int(n)
             mask = (np.arange(T) < n)[None]
-            best: BeamResult = attention_beam_search(
+            ranked: list[BeamResult] = attention_beam_search(
                 self._step(enc["memory"][b:b + 1], mask, config.beam_width), self.vocab.sos, self.vocab.eos, self.vocab.size,
                 max_length=min(n, config.max_length), beam_width=config.beam_width,
                 lm_step=lm_step(self.lm, config.beam_width) if self.lm is not None else None, lm_weight=config.lm_weight,
                 ctc_logprobs=log_softmax(enc["ctc"][b, :n]), ctc_weight=config.ctc_weight,
-                length_alpha=config.length_alpha)[0]
+                length_alpha=config.length_alpha, nbest=nbest)
+            best = ranked[0]
             results.append({"text": " ".join(self.vocab.decode(best.tokens).split()),
                             "score": round(best.score, 4), "attention_score": round(best.attention_score, 4),
                             "ctc_score": round(best.ctc_score, 4), "lm_score": round(best.lm_score, 4),
                             "char_logprobs": [round(p, 4) for p in best.char_logprobs]})
+            if nbest > 1:
+                results[-1]["nbest"] = [{"text": " ".join(self.vocab.decode(h.tokens).split()),
+                                         "score": round(h.score, 4)} for h in ranked]
         return results
 
     def greedy(self, frames: np.ndarray, lengths: np.ndarray, max_length: int = 200) -> list[str]:
