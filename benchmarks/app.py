@@ -173,7 +173,9 @@ def main() -> int:
     url = f"http://127.0.0.1:{port}/"
     t0 = time.perf_counter()
     proc = start_app(port)
-    results = {"machine": host.describe(), "date": time.strftime("%Y-%m-%d"), "clip": clip.name,
+    results = {"machine": host.describe(), "date": time.strftime("%Y-%m-%d"),
+               "load_average": [round(x, 1) for x in os.getloadavg()],  # other jobs on the machine slow every figure
+               "app_concurrency": 2, "clip": clip.name,
                "video_seconds": 3.0, "models": [LIP_MODEL, EMOTION_MODEL],
                "start_s": round(time.perf_counter() - t0, 1)}
     try:

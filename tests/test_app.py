@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, write_video
 from lipkeras.app import analysis
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -176,3 +176,23 @@ def test_a_non_video_upload_is_one_clear_line(app_url, browser, tmp_path):
     browser.find_element(By.CSS_SELECTOR, "button[role=tab]").click()
     browser.find_element(By.CSS_SELECTOR, "#read-sample").click()
     assert "transcript:" in _wait_for_status(browser, "transcript:")
+
+
+def test_two_people_at_once_and_a_video_without_a_face(app_url, grid_sample, tmp_path):
+    """Through Gradio's own client (each its own session): two uploads at once both get their
+    transcript, and a video with no face in it gets its one line."""
+    import concurrent.futures
+
+    from gradio_client import Client, handle_file
+
+    blank = write_video(tmp_path / "blank.mp4", np.full((25, 64, 64, 3), 128, np.uint8))
+
+    def read(video: Path) -> str:
+        client = Client(app_url, verbose=False)
+        return client.predict(handle_file(str(video)), "grid_lipreader", "fer_emotion", api_name="/read_upload")[0]
+
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        statuses = list(pool.map(read, [grid_sample / "s1" / SAMPLE, grid_sample / "s1" / "bgin3a.mp4", blank]))
+    assert "transcript: **bin blue at f three soon**" in statuses[0]
+    assert "transcript: **bin green in" in statuses[1]
+    assert statuses[2] == "**error:** blank.mp4: no face detected in any of 25 frames"
