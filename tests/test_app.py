@@ -101,17 +101,37 @@ def app_url():
             proc.kill()
 
 
+def y4m_of(video: Path, out: Path) -> Path:
+    """``video`` as a raw YUV4MPEG file: what Chromium's fake webcam plays (in a loop)."""
+    import av
+
+    with av.open(str(video)) as src, av.open(str(out), "w", format="yuv4mpegpipe") as dst:
+        stream = src.streams.video[0]
+        raw = dst.add_stream("rawvideo", rate=25)
+        raw.width, raw.height, raw.pix_fmt = stream.width, stream.height, "yuv420p"
+        for frame in src.decode(stream):
+            for packet in raw.encode(frame.reformat(format="yuv420p")):
+                dst.mux(packet)
+        for packet in raw.encode():
+            dst.mux(packet)
+    return out
+
+
 @pytest.fixture(scope="module")
-def browser():
+def browser(tmp_path_factory, grid_sample):
     if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
         pytest.skip("chromium and chromium-driver are not installed (apt-get install -y chromium chromium-driver)")
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the test extra)")
     from selenium.webdriver.chrome.service import Service
 
+    camera = y4m_of(grid_sample / "s1" / SAMPLE, tmp_path_factory.mktemp("camera") / "grid.y4m")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM  # Debian's browser and driver: Selenium Manager downloads nothing
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--window-size=1400,2200"):
+                 "--window-size=1400,2200",
+                 # a webcam that films the GRID speaker, with the camera permission granted
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                 f"--use-file-for-fake-video-capture={camera}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
@@ -176,6 +196,28 @@ def test_a_non_video_upload_is_one_clear_line(app_url, browser, tmp_path):
     browser.find_element(By.CSS_SELECTOR, "button[role=tab]").click()
     browser.find_element(By.CSS_SELECTOR, "#read-sample").click()
     assert "transcript:" in _wait_for_status(browser, "transcript:")
+
+
+def test_a_webcam_recording_is_read(app_url, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def button(css):
+        WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, css))
+        return browser.find_element(By.CSS_SELECTOR, css)
+
+    _open(browser, app_url)
+    next(t for t in browser.find_elements(By.CSS_SELECTOR, "button[role=tab]") if t.text == "Webcam").click()
+    button("#recording div[title='grant webcam access'] button").click()
+    button("#recording button[aria-label='start recording']").click()
+    time.sleep(3.0)  # a GRID sentence is 3 s
+    button("#recording button.capture-button").click()  # stop
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#recording video[src]"))
+    button("#read-recording").click()
+    status = _wait_for_status(browser, "transcript:", "webcam recording")
+    browser.save_screenshot(str(ARTIFACTS / "app_webcam.png"))
+    assert "webcam recording read by grid_lipreader and fer_emotion" in status and "emotion:" in status
+    assert _text_of(browser, "#transcript").strip()
 
 
 def test_two_people_at_once_and_a_video_without_a_face(app_url, grid_sample, tmp_path):
