@@ -192,8 +192,17 @@ def test_a_non_video_upload_is_one_clear_line(app_url, browser, tmp_path):
     browser.save_screenshot(str(ARTIFACTS / "app_bad_upload.png"))
     assert status.startswith("error: notes.txt: not a readable video")
     assert "Traceback" not in status and len(status) < 300
+    # over the size limit: Gradio refuses it in the browser, before uploading, and names it
+    huge = tmp_path / "huge.mp4"
+    with open(huge, "wb") as f:
+        f.truncate(int((analysis.MAX_MB + 1) * 2**20))  # sparse: nothing is written
+    _open(browser, app_url)
+    next(t for t in browser.find_elements(By.CSS_SELECTOR, "button[role=tab]") if t.text == "Upload").click()
+    browser.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(huge))
+    WebDriverWait(browser, 30).until(lambda d: "exceed the maximum allowed size" in d.find_element(By.TAG_NAME, "body").text)
+    assert f'maximum allowed size of {analysis.MAX_MB:g}.0 Mb: "huge.mp4"' in browser.find_element(By.TAG_NAME, "body").text
     # the app keeps serving: the next request is read
-    browser.find_element(By.CSS_SELECTOR, "button[role=tab]").click()
+    _open(browser, app_url)
     browser.find_element(By.CSS_SELECTOR, "#read-sample").click()
     assert "transcript:" in _wait_for_status(browser, "transcript:")
 
