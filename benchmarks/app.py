@@ -29,9 +29,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 import host  # benchmarks/host.py: the CPU the figures were measured on
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 LIP_MODEL, EMOTION_MODEL = "grid_lipreader", "fer_emotion"
@@ -104,7 +103,7 @@ def people_at_once(url: str, clip: Path, clients: int, per_client: int) -> dict:
         for _ in range(per_client):
             try:
                 times.append(upload_once(client, clip)[0])  # queueing behind the others included
-            except Exception as e:  # counted, not fatal: the figure is how many got their answer
+            except Exception as e:  # noqa: BLE001  (counted, not fatal: the figure is how many got their answer)
                 print(f"  failed: {' '.join(str(e).split())[:200]}")
                 failed += 1
         return times, failed

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import REPO, write_video
+
 from lipkeras.app import analysis
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -68,6 +68,22 @@ def test_emotion_figure_and_mouth_gif(tmp_path):
     assert [line.get_label() for line in fig.axes[0].lines] == ["happy", "sad"]
     gif = analysis.mouth_gif(np.zeros((4, 8, 8, 1), np.uint8), tmp_path / "m.gif")
     assert gif.read_bytes()[:3] == b"GIF"
+
+
+def test_a_taken_port_is_one_line_before_any_model_loads():
+    pytest.importorskip("gradio", reason="the app extra is not installed (pip install -e \".[app]\")")
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+        t0 = time.monotonic()
+        run = subprocess.run([sys.executable, "-m", "lipkeras", "app", "--port", str(port)], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and time.monotonic() - t0 < 60
+    assert run.stderr.strip().splitlines()[-1] == (f"lipkeras app: error: 127.0.0.1:{port}: Address already in use "
+                                                   "(--port chooses another; 0: any free one)")
 
 
 # ---------------------------------------------------------------------------- in a browser

@@ -16,9 +16,9 @@ from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # loopback only: no calls home
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
-from lipkeras.app import analysis  # noqa: E402
+from lipkeras.app import analysis
 
 CSS = """
 .transcript { font-family: ui-monospace, monospace; font-size: 1.6em; line-height: 1.8; }
@@ -33,7 +33,15 @@ GRID speaker and GRID's six-word grammar: on anyone else, expect GRID words, not
 """
 
 
+GIF_HOURS = 1.0  # mouth GIFs older than this are deleted (Gradio serves its own copy of each)
+
+
 def _outputs_for(result: dict, work_dir: Path, video_path: str | None) -> tuple:
+    import time
+
+    for old in work_dir.glob("mouth-*.gif"):
+        if time.time() - old.stat().st_mtime > GIF_HOURS * 3600:
+            old.unlink(missing_ok=True)
     gif = analysis.mouth_gif(result["mouth"], work_dir / f"mouth-{uuid.uuid4().hex}.gif", fps=result["fps"])
     emotion = result.get("emotion_probs")
     details = {k: v for k, v in result.items() if k not in ("mouth", "vocab_tokens")}
@@ -79,7 +87,8 @@ def build(models: analysis.Models | None = None, max_mb: float = analysis.MAX_MB
     def read_recording(recording: str | None, lip_model: str, emotion_model: str):
         return read(recording, "webcam recording", lip_model, emotion_model)
 
-    with gr.Blocks(title="lipkeras", analytics_enabled=False) as page:
+    # delete_cache: uploads and answers older than an hour leave Gradio's cache, checked hourly
+    with gr.Blocks(title="lipkeras", analytics_enabled=False, delete_cache=(3600, 3600)) as page:
         gr.Markdown(INTRO.format(max_mb=max_mb, max_seconds=max_seconds))
         with gr.Row():
             with gr.Column(scale=2):
@@ -144,6 +153,12 @@ def launch(host: str = "127.0.0.1", port: int = 7860, max_mb: float = analysis.M
 
     from lipkeras.paths import SAMPLES
 
+    port = port or free_port(host)
+    with socket.socket() as s:  # a taken port fails now, not after the models have loaded
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise OSError(f"{host}:{port}: {e.strerror or e} (--port chooses another; 0: any free one)") from None
     models = analysis.Models()
     t0 = time.perf_counter()
     lip, emotion = preload
@@ -154,7 +169,6 @@ def launch(host: str = "127.0.0.1", port: int = 7860, max_mb: float = analysis.M
           f"on first use)", flush=True)
     page = build(models, max_mb, max_seconds)
     page.queue(default_concurrency_limit=concurrency, max_size=64)
-    port = port or free_port(host)
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],  # local fonts: no CDN
                               font_mono=["ui-monospace", "monospace"])
     page.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, share=False,
