@@ -70,6 +70,22 @@ def test_emotion_figure_and_mouth_gif(tmp_path):
     assert gif.read_bytes()[:3] == b"GIF"
 
 
+def test_an_unexpected_failure_is_one_line_too(grid_sample, tmp_path, capsys):
+    pytest.importorskip("gradio", reason="the app extra is not installed (pip install -e \".[app]\")")
+    from lipkeras.app import ui
+
+    class Broken(analysis.Models):
+        def lip_reader(self, name):
+            raise RuntimeError("model file damaged\nsecond line")
+
+    status, *rest = ui.answer(Broken(), str(grid_sample / "s1" / SAMPLE), SAMPLE, "grid_lipreader", "fer_emotion",
+                              50, 30, tmp_path)
+    assert status == f"**error:** {SAMPLE}: cannot read the video (RuntimeError: model file damaged)"
+    assert rest[0] == "" and "Traceback" in capsys.readouterr().err  # the trace goes to the server's log
+    assert ui.answer(Broken(), None, None, "grid_lipreader", "fer_emotion", 50, 30, tmp_path)[0].startswith(
+        "**error:** no video")
+
+
 def test_a_taken_port_is_one_line_before_any_model_loads():
     pytest.importorskip("gradio", reason="the app extra is not installed (pip install -e \".[app]\")")
     import socket
@@ -79,7 +95,7 @@ def test_a_taken_port_is_one_line_before_any_model_loads():
         port = taken.getsockname()[1]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
         t0 = time.monotonic()
-        run = subprocess.run([sys.executable, "-m", "lipkeras", "app", "--port", str(port)], cwd=REPO, env=env,
+        run = subprocess.run([sys.executable, "-m", "lipkeras", "app", "--port", str(port)], check=False, cwd=REPO, env=env,
                              capture_output=True, text=True, timeout=120)
     assert run.returncode == 1 and time.monotonic() - t0 < 60
     assert run.stderr.strip().splitlines()[-1] == (f"lipkeras app: error: 127.0.0.1:{port}: Address already in use "

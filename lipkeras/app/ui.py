@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import tempfile
+import time
+import traceback
 import uuid
 from pathlib import Path
 
@@ -37,8 +40,6 @@ GIF_HOURS = 1.0  # mouth GIFs older than this are deleted (Gradio serves its own
 
 
 def _outputs_for(result: dict, work_dir: Path, video_path: str | None) -> tuple:
-    import time
-
     for old in work_dir.glob("mouth-*.gif"):
         if time.time() - old.stat().st_mtime > GIF_HOURS * 3600:
             old.unlink(missing_ok=True)
@@ -60,6 +61,23 @@ def _error_outputs(message: str) -> tuple:
     return analysis.error_markdown(message), "", None, None, None, None, [], "", None
 
 
+def answer(models: analysis.Models, video: str | None, name: str | None, lip_model: str, emotion_model: str,
+           max_mb: float, max_seconds: float, work_dir: Path) -> tuple:
+    """Every output of the page for one video: its reading, or one line saying why there is none."""
+    if not video:
+        return _error_outputs("no video: pick a sample, upload a file or record one first")
+    try:
+        result = analysis.analyze(models, video, lip_model, emotion_model, max_mb, max_seconds, name=name)
+    except analysis.InputError as e:
+        return _error_outputs(str(e))
+    except Exception as e:  # noqa: BLE001  (a video that breaks a library: one line in the page, the trace in the log)
+        traceback.print_exc(file=sys.stderr)
+        first_line = (str(e).strip().splitlines() or [""])[0][:200]
+        return _error_outputs(f"{name or Path(video).name}: cannot read the video ({type(e).__name__}: {first_line})")
+    shown = video if Path(video).suffix.lower() in (".mp4", ".webm", ".ogg") else None  # browsers play these
+    return _outputs_for(result, work_dir, shown)
+
+
 def build(models: analysis.Models | None = None, max_mb: float = analysis.MAX_MB,
           max_seconds: float = analysis.MAX_SECONDS, work_dir: str | Path | None = None) -> gr.Blocks:
     """The app's page (not launched). ``work_dir``: where the mouth GIFs go (default a temporary folder)."""
@@ -68,14 +86,7 @@ def build(models: analysis.Models | None = None, max_mb: float = analysis.MAX_MB
     samples = analysis.sample_videos()
 
     def read(video: str | None, name: str | None, lip_model: str, emotion_model: str):
-        if not video:
-            return _error_outputs("no video: pick a sample, upload a file or record one first")
-        try:
-            result = analysis.analyze(models, video, lip_model, emotion_model, max_mb, max_seconds, name=name)
-        except analysis.InputError as e:
-            return _error_outputs(str(e))
-        shown = video if Path(video).suffix.lower() in (".mp4", ".webm", ".ogg") else None  # browsers play these
-        return _outputs_for(result, work_dir, shown)
+        return answer(models, video, name, lip_model, emotion_model, max_mb, max_seconds, work_dir)
 
     def read_sample(sample: str, lip_model: str, emotion_model: str):
         path = next((str(s) for s in samples if s.name == sample), None)
@@ -149,8 +160,6 @@ def launch(host: str = "127.0.0.1", port: int = 7860, max_mb: float = analysis.M
            preload: tuple[str, ...] = (analysis.LIP_MODELS[0], analysis.EMOTION_MODELS[0])) -> None:
     """Load the default models (``preload``: a lip reader and an emotion model, warmed up on a bundled
     sample), serve the page on ``host:port`` (0: a free port) until interrupted."""
-    import time
-
     from lipkeras.paths import SAMPLES
 
     port = port or free_port(host)
