@@ -1,5 +1,5 @@
 """The ``lipkeras`` command: ``preprocess``, ``inspect``, ``evaluate``, ``transcribe``, ``emotion``,
-``export``, ``serve``, ``demo``."""
+``export``, ``serve``, ``app``, ``demo``."""
 
 from __future__ import annotations
 
@@ -374,7 +374,33 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--max-body-mb", type=float, default=64.0, help="request body limit in MiB (default 64)")
     sv.add_argument("--request-timeout", type=float, default=120.0,
                     help="seconds a request may compute before a 504 (default 120)")
+
+    ap = sub.add_parser("app", help="a web page that reads lips and facial emotion (Gradio, loopback)",
+                        description="Serve a web page (Gradio) on which a person picks a bundled sample, uploads a "
+                                    "video or records one with the webcam, and sees the transcript with per-character "
+                                    "confidence, the n-best texts, the raw CTC tokens, the mouth crops and the facial "
+                                    "emotion over time. Needs the app extra: pip install -e \".[app]\".")
+    ap.add_argument("--port", type=int, default=7860, help="port (default 7860, Gradio's; 0: any free)")
+    ap.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    ap.add_argument("--max-mb", type=float, default=50.0, help="largest video accepted, in MB (default 50)")
+    ap.add_argument("--max-seconds", type=float, default=30.0, help="longest video accepted, in seconds (default 30)")
+    ap.add_argument("--concurrency", type=int, default=2,
+                    help="videos read at once; later visitors wait in Gradio's queue (default 2)")
     return p
+
+
+def _app(args) -> int:
+    try:
+        from lipkeras.app import ui
+    except ImportError as e:
+        print(f"lipkeras app: error: {e.name or e} is not installed: pip install -e \".[app]\"", file=sys.stderr)
+        return 2
+    try:
+        ui.launch(args.host, args.port, args.max_mb, args.max_seconds, args.concurrency)
+    except (FileNotFoundError, OSError) as e:
+        print(f"lipkeras app: error: {e}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _export(args) -> int:
@@ -454,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
         return _export(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "app":
+        return _app(args)
     if args.command == "demo":
         from lipkeras.demo import main as demo_main
 

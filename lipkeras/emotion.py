@@ -24,11 +24,17 @@ FER_FACE_SIDE, FER_FACE_CENTER_Y = 2.7, 0.3
 PRECISIONS = ("float32", "bfloat16")  # what models compute in (training's --precision too)
 
 
+def sample_indices(frames: int, max_frames: int) -> np.ndarray:
+    """Which of a clip's ``frames`` frames ``sample_faces`` keeps: at most ``max_frames``, evenly spaced."""
+    if max_frames and frames > max_frames:
+        return np.linspace(0, frames - 1, max_frames).astype(int)
+    return np.arange(frames)
+
+
 def sample_faces(faces: np.ndarray, max_frames: int) -> np.ndarray:
     """At most ``max_frames`` of a clip's faces, evenly spaced: the same number for every video."""
-    n = len(faces)
-    if max_frames and n > max_frames:
-        return faces[np.linspace(0, n - 1, max_frames).astype(int)]
+    if max_frames and len(faces) > max_frames:
+        return faces[sample_indices(len(faces), max_frames)]
     return faces
 
 
@@ -195,11 +201,17 @@ class EmotionReader:
             probs.append(np.asarray(model.predict_on_batch(faces[i:i + 64].astype(np.float32))))
         return np.concatenate(probs)
 
-    def classify_faces(self, faces: np.ndarray, source: str = "") -> dict:
+    def classify_faces(self, faces: np.ndarray, source: str = "", per_frame: bool = False) -> dict:
         """Label of a clip's face frames ``[T, H, W, C]`` (sampled to ``max_frames``, probabilities averaged):
-        ``frames`` counts the clip's face frames, ``frames_averaged`` the sampled ones behind the label."""
-        probs = self.predict_faces(sample_faces(faces, self.max_frames), views=self.video_views)
-        return self._result(source, probs) | {"frames": len(faces)}
+        ``frames`` counts the clip's face frames, ``frames_averaged`` the sampled ones behind the label.
+        ``per_frame``: also ``frame_indices`` (the sampled frames) and ``frame_probs`` (their
+        probabilities, one list per frame in ``labels`` order): the label over time."""
+        indices = sample_indices(len(faces), self.max_frames)
+        probs = self.predict_faces(faces[indices], views=self.video_views)
+        out = self._result(source, probs) | {"frames": len(faces)}
+        if per_frame:
+            out |= {"frame_indices": indices.tolist(), "frame_probs": [[round(float(p), 4) for p in row] for row in probs]}
+        return out
 
     def preprocess_config(self, aligned: bool = False):
         from lipkeras.preprocess import PreprocessConfig

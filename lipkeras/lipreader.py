@@ -122,27 +122,34 @@ class LipReader:
         return cfg
 
     def recognize_batch(self, frames: np.ndarray, lengths: np.ndarray, beam_width: int = 0,
-                        lm_weight: float | None = None, ctc_weight: float | None = None) -> list[dict]:
-        """One dict per clip: ``text`` (+ ``score``, ``lm_score``, ``char_logprobs``… for cross-modal models)."""
+                        lm_weight: float | None = None, ctc_weight: float | None = None, nbest: int = 1,
+                        details: bool = False) -> list[dict]:
+        """One dict per clip: ``text`` (+ ``score``, ``lm_score``, ``char_logprobs``… for cross-modal models)
+        and the trust fields. ``nbest`` > 1: also ``nbest``, the beam's best texts with their scores
+        (greedy decoding has one). ``details``: also ``char_confidences`` (one per character of the
+        text) and ``ctc_frame_ids`` (each frame's best CTC token, ``self.vocab.tokens()`` names them)."""
         if not self._ran:
             from lipkeras._quiet import native_stderr_silenced
 
             # the first run logs TF's one-time oneDNN notice (an "E" line about its DT_BOOL fallback)
             # on the raw stderr, between the user's per-video lines; failures still raise
             with native_stderr_silenced():
-                out = self._recognize_batch(frames, lengths, beam_width, lm_weight, ctc_weight)
+                out = self._recognize_batch(frames, lengths, beam_width, lm_weight, ctc_weight, nbest, details)
             self._ran = True
             return out
-        return self._recognize_batch(frames, lengths, beam_width, lm_weight, ctc_weight)
+        return self._recognize_batch(frames, lengths, beam_width, lm_weight, ctc_weight, nbest, details)
 
-    def _recognize_batch(self, frames, lengths, beam_width, lm_weight, ctc_weight) -> list[dict]:
+    def _recognize_batch(self, frames, lengths, beam_width, lm_weight, ctc_weight, nbest=1, details=False) -> list[dict]:
         from lipkeras.decode.confidence import assess
 
-        results, char_logprobs, embeddings = self.read_batch(frames, lengths, beam_width, lm_weight, ctc_weight)
+        results, char_logprobs, embeddings = self.read_batch(frames, lengths, beam_width, lm_weight, ctc_weight, nbest)
         for r, p, e, n in zip(results, char_logprobs, embeddings, np.asarray(lengths)):
             r.pop("_ctc_char_logprobs", None)
+            frame_ids = r.pop("_ctc_frame_ids")
             check = self.domain.check(e, int(n)) if self.domain is not None else None
             r.update(assess(r["text"], p, self.calibration, check))
+            if details:
+                r.update(char_confidences=self.calibration.char_confidences(p), ctc_frame_ids=frame_ids)
         return results
 
     def embed_batch(self, frames, lengths) -> np.ndarray:
@@ -158,13 +165,15 @@ class LipReader:
         return np.stack([clip_embedding(features[b], int(n)) for b, n in enumerate(lengths)])
 
     def read_batch(self, frames, lengths, beam_width: int = 0, lm_weight: float | None = None,
-                   ctc_weight: float | None = None) -> tuple[list[dict], list[list[float]], np.ndarray]:
+                   ctc_weight: float | None = None, nbest: int = 1) -> tuple[list[dict], list[list[float]], np.ndarray]:
         """Decoded clips (one dict each: ``text`` and the search's scores), the raw log-probability of
         each character of each text (the confidences' input) and each clip's embedding (the domain
         check's input): what ``recognize_batch`` reports, before calibration. Cross-modal results
         also keep ``_ctc_char_logprobs``, the text forced-aligned to the CTC branch (what a served
-        model, which has only that branch's posteriors, is calibrated on)."""
+        model, which has only that branch's posteriors, is calibrated on); every result keeps
+        ``_ctc_frame_ids``, each frame's best CTC token."""
         from lipkeras.decode import decode
+        from lipkeras.decode.ctc import frame_ids
         from lipkeras.decode.confidence import clip_embedding, ctc_char_logprobs, normalized
         from lipkeras.decode.ctc_prefix import log_softmax
 
@@ -172,7 +181,7 @@ class LipReader:
         lengths = np.asarray(lengths)
         if self.kind == "crossmodal":
             enc = self.recognizer.encode(frames, lengths)
-            results = self.recognizer.recognize(frames, lengths, cfg, encoded=enc)
+            results = self.recognizer.recognize(frames, lengths, cfg, encoded=enc, nbest=nbest)
             chars = []
             for r in results:  # the attention decoder's own per-character log-probabilities
                 text, logprobs = normalized(self.vocab.decode(self.vocab.encode(r["text"])), r["char_logprobs"])
@@ -181,31 +190,41 @@ class LipReader:
             for b, (r, n) in enumerate(zip(results, lengths)):
                 r["_ctc_char_logprobs"] = ctc_char_logprobs(log_softmax(enc["ctc"][b, :int(n)]),
                                                             self.vocab.encode(r["text"]))
+                r["_ctc_frame_ids"] = frame_ids(enc["ctc"][b], int(n))
         else:
             logits, features = (np.asarray(v) for v in self.probe.predict_on_batch(
                 {"frames": frames, "frame_lengths": lengths}))
-            if cfg.beam_width > 1 and cfg.lm_weight > 0:
-                results = self._ctc_lm_search(logits, lengths, cfg)
+            if cfg.beam_width > 1 and (cfg.lm_weight > 0 or nbest > 1):  # TF's beam search keeps only the best
+                results = self._ctc_lm_search(logits, lengths, cfg, nbest)
             else:
                 results = [{"text": t} for t in decode(logits, lengths, beam_width=cfg.beam_width, vocab=self.vocab)]
+                if nbest > 1:  # greedy decoding has no alternatives
+                    for r in results:
+                        r["nbest"] = [{"text": r["text"], "score": None}]
             chars = [ctc_char_logprobs(log_softmax(logits[b, :int(n)]), self.vocab.encode(r["text"]))
                      for b, (r, n) in enumerate(zip(results, lengths))]
+            for b, (r, n) in enumerate(zip(results, lengths)):
+                r["_ctc_frame_ids"] = frame_ids(logits[b], int(n))
         embeddings = np.stack([clip_embedding(features[b], int(n)) for b, n in enumerate(lengths)])
         return results, chars, embeddings
 
-    def _ctc_lm_search(self, logits: np.ndarray, lengths: np.ndarray, cfg) -> list[dict]:
+    def _ctc_lm_search(self, logits: np.ndarray, lengths: np.ndarray, cfg, nbest: int = 1) -> list[dict]:
         from lipkeras.decode.char_lm import lm_step
         from lipkeras.decode.ctc_lm import ctc_lm_beam_search
         from lipkeras.decode.ctc_prefix import log_softmax
 
-        step = lm_step(self.lm, cfg.beam_width)
+        step = lm_step(self.lm, cfg.beam_width) if self.lm is not None and cfg.lm_weight else None
         out = []
         for b, n in enumerate(np.asarray(lengths)):
-            best = ctc_lm_beam_search(log_softmax(logits[b, :int(n)]), step, self.vocab.sos, self.vocab.eos,
-                                      lm_weight=cfg.lm_weight, beam_width=cfg.beam_width,
-                                      length_bonus=cfg.length_bonus)[0]
+            ranked = ctc_lm_beam_search(log_softmax(logits[b, :int(n)]), step, self.vocab.sos, self.vocab.eos,
+                                        lm_weight=cfg.lm_weight, beam_width=cfg.beam_width,
+                                        length_bonus=cfg.length_bonus, nbest=nbest)
+            best = ranked[0]
             out.append({"text": " ".join(self.vocab.decode(best.tokens).split()), "score": round(best.score, 4),
                         "ctc_score": round(best.ctc_score, 4), "lm_score": round(best.lm_score, 4)})
+            if nbest > 1:
+                out[-1]["nbest"] = [{"text": " ".join(self.vocab.decode(h.tokens).split()), "score": round(h.score, 4)}
+                                    for h in ranked]
         return out
 
     def text_recognizer(self, beam_width: int = 0, lm_weight: float | None = None, ctc_weight: float | None = None):
@@ -231,39 +250,60 @@ class LipReader:
         return np.asarray(self.model.predict_on_batch({"frames": mouth_batch, "frame_lengths": lengths}))
 
     def read_clip(self, mouth: np.ndarray, beam_width: int = 0, **decoding) -> dict:
-        """Text (and scores) of one clip of uint8 mouth frames ``[T, H, W, C]`` (as stored in records)."""
+        """Text (and scores) of one clip of uint8 mouth frames ``[T, H, W, C]`` (as stored in records);
+        ``decoding``: ``recognize_batch``'s keyword arguments."""
         x = prepare_frames(mouth, self.meta["crop_size"])[None]
         return self.recognize_batch(x, np.array([x.shape[1]], np.int32), beam_width, **decoding)[0]
 
     def read_frames(self, mouth: np.ndarray, beam_width: int = 0, **decoding) -> str:
         return self.read_clip(mouth, beam_width, **decoding)["text"]
 
-    def transcribe(self, video: str | Path, beam_width: int = 0, emotion=None, **decoding) -> dict:
-        """Preprocess a raw video exactly as ``lipkeras preprocess`` does, read its lips, decode.
-
-        With an ``EmotionReader``, the same pass also crops the face, and the result gains
-        ``emotion`` and ``emotion_probs`` (the mean of the frame probabilities).
-        """
+    def preprocess_video(self, video: str | Path, emotion=None) -> dict:
+        """The clip ``transcribe`` reads: a raw video preprocessed exactly as ``lipkeras preprocess`` does
+        (``mouth`` frames, and with an ``EmotionReader`` the ``face`` frames, ``num_frames``...).
+        Raises ``SkipInput`` with the one-line reason for a video it cannot use."""
         from lipkeras.preprocess.process import process_video
         from lipkeras.preprocess.sources import Item
 
+        return process_video(Item(str(video), Path(video).stem), self.preprocess_config(emotion))
+
+    def transcribe(self, video: str | Path, beam_width: int = 0, emotion=None, nbest: int = 1, details: bool = False,
+                   **decoding) -> dict:
+        """Preprocess a raw video exactly as ``lipkeras preprocess`` does, read its lips, decode.
+
+        With an ``EmotionReader``, the same pass also crops the face, and the result gains
+        ``emotion`` and ``emotion_probs`` (the mean of the frame probabilities). ``nbest`` and
+        ``details``: see ``recognize_batch``; ``details`` also gives the emotion over time
+        (``emotion_frame_indices``, ``emotion_frame_probs``, ``emotion_labels``).
+        """
         t0 = time.perf_counter()
-        clip = process_video(Item(str(video), Path(video).stem), self.preprocess_config(emotion))
+        clip = self.preprocess_video(video, emotion)
+        return self.transcribe_clip(clip, video, beam_width, emotion, nbest, details,
+                                    preprocess_seconds=time.perf_counter() - t0, **decoding)
+
+    def transcribe_clip(self, clip: dict, video: str | Path = "", beam_width: int = 0, emotion=None, nbest: int = 1,
+                        details: bool = False, preprocess_seconds: float = 0.0, **decoding) -> dict:
+        """``transcribe`` of a clip ``preprocess_video`` made (for callers that also show its crops)."""
         t1 = time.perf_counter()
-        read = self.read_clip(clip["mouth"], beam_width, **decoding)
+        read = self.read_clip(clip["mouth"], beam_width, nbest=nbest, details=details, **decoding)
         t2 = time.perf_counter()
         frames = int(clip["num_frames"])
-        out = {"video": str(video), "text": read.pop("text"), "frames": frames, "seconds": round(t2 - t0, 3),
-               "model": self.name, "video_seconds": round(frames / self.meta["fps"], 3),
-               "preprocess_seconds": round(t1 - t0, 3), "model_seconds": round(t2 - t1, 3)}
+        out = {"video": str(video), "text": read.pop("text"), "frames": frames,
+               "seconds": round(preprocess_seconds + t2 - t1, 3), "model": self.name,
+               "video_seconds": round(frames / self.meta["fps"], 3),
+               "preprocess_seconds": round(preprocess_seconds, 3), "model_seconds": round(t2 - t1, 3)}
         out.update(read)
         if emotion is not None:
-            e = emotion.classify_faces(clip["face"])
+            e = emotion.classify_faces(clip["face"], per_frame=details)
             out.update(emotion=e["label"], emotion_probs=e["probs"], emotion_model=emotion.name,
                        emotion_confidence=e["confidence"])
             if "warning" in e:
                 out["emotion_warning"] = e["warning"]
-            out["seconds"] = round(time.perf_counter() - t0, 3)  # all of it: preprocessing, lips and emotion
+            if details:
+                out.update(emotion_frame_indices=e["frame_indices"], emotion_frame_probs=e["frame_probs"],
+                           emotion_labels=list(emotion.labels))
+            # all of it: preprocessing, lips and emotion
+            out["seconds"] = round(preprocess_seconds + time.perf_counter() - t1, 3)
         return out
 
 

@@ -62,6 +62,25 @@ def test_assess_warns_below_the_threshold_and_out_of_domain():
     assert assess("", [], cal)["confidence"] == 0.0
 
 
+def test_character_confidences_are_the_word_calibration_of_each_character():
+    cal = Calibration(a=5.0, b=3.0)
+    chars = cal.char_confidences([-0.1, -3.0, -np.inf])
+    assert chars[0] > 0.9 > chars[1] and chars[2] == 0.0
+    # a one-character word's confidence is its character's
+    assert cal.confidences("a", [-0.1])[1][0]["confidence"] == chars[0]
+
+
+def test_frame_ids_and_sampled_frames():
+    from lipkeras.decode.ctc import frame_ids
+    from lipkeras.emotion import sample_faces, sample_indices
+
+    logits = np.log(np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4]]))
+    assert frame_ids(logits) == [0, 1, 1, 0] and frame_ids(logits, 2) == [0, 1]
+    faces = np.arange(75)[:, None]
+    assert sample_indices(75, 32).tolist() == sample_faces(faces, 32)[:, 0].tolist() and len(sample_indices(75, 32)) == 32
+    assert sample_indices(10, 32).tolist() == list(range(10))
+
+
 def test_domain_fits_training_clips_and_flags_others(tmp_path):
     rng = np.random.default_rng(1)
     train = rng.normal(0, 1, (200, 8))

@@ -46,6 +46,21 @@ def test_lm_fusion_is_the_shipped_default(shipped_with_lm):
         assert 0.0 <= unfused[0]["confidence"] <= 1.0
 
 
+def test_nbest_and_details(shipped_with_lm):
+    reader = LipReader(str(shipped_with_lm))
+    frames = np.random.default_rng(1).random((1, 8, 32, 32, 1)).astype(np.float32)
+    lengths = np.array([8], np.int32)
+    plain = reader.recognize_batch(frames, lengths)[0]
+    r = reader.recognize_batch(frames, lengths, nbest=3, details=True)[0]
+    assert r["text"] == plain["text"] and "nbest" not in plain and "char_confidences" not in plain
+    assert r["nbest"][0]["text"] == r["text"] and 1 <= len(r["nbest"]) <= 3
+    assert [h["score"] for h in r["nbest"]] == sorted((h["score"] for h in r["nbest"]), reverse=True)
+    assert len(r["char_confidences"]) == len(r["text"]) and all(0 <= c <= 1 for c in r["char_confidences"])
+    assert len(r["ctc_frame_ids"]) == 8 and all(0 <= i < reader.vocab.size for i in r["ctc_frame_ids"])
+    greedy = reader.recognize_batch(frames, lengths, beam_width=1, nbest=3)[0]
+    assert greedy["nbest"] == [{"text": greedy["text"], "score": None}]
+
+
 def test_ctc_weight_is_refused_for_ctc_models(shipped_with_lm):
     with pytest.raises(ValueError, match="cross-modal"):
         LipReader(str(shipped_with_lm)).decoding_config(ctc_weight=0.3)

@@ -79,3 +79,11 @@ def test_display_rotation_is_applied(tmp_path, rotation, corner):
     h, w = img.shape[:2]
     where = ("top" if ys.mean() < h / 2 else "bottom") + "-" + ("left" if xs.mean() < w / 2 else "right")
     assert where == corner
+
+
+def test_duration_seconds_without_decoding(tmp_path):
+    path = write_video(tmp_path / "v.mp4", _frames(50), fps=25)
+    assert video.duration_seconds(path) == pytest.approx(2.0, abs=0.1)
+    (tmp_path / "notes.txt").write_text("not a video")
+    with pytest.raises(SkipInput, match="not a readable video"):
+        video.duration_seconds(tmp_path / "notes.txt")

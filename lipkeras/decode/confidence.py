@@ -118,6 +118,11 @@ class Calibration:
             return 0.0
         return float(1.0 / (1.0 + np.exp(-(self.a * score + self.b))))
 
+    def char_confidences(self, char_logprobs) -> list[float]:
+        """Each character's confidence: the word calibration applied to the character alone (a word's
+        score is the mean of its characters', so a one-character word gets exactly this)."""
+        return [round(self.word_confidence(float(p)), 4) for p in char_logprobs]
+
     def confidences(self, text: str, char_logprobs) -> tuple[float, list[dict]]:
         """(utterance confidence, ``[{"word", "confidence"}]``); an empty transcript has confidence 0."""
         words = [{"word": w, "confidence": round(self.word_confidence(s), 4)}

@@ -20,6 +20,13 @@ def greedy_ids(logits, lengths=None, blank: int = Vocabulary.BLANK) -> list[np.n
     return out
 
 
+def frame_ids(logits, length: int | None = None) -> list[int]:
+    """The best token of each frame of one clip's ``logits [T, V]``, before greedy decoding merges
+    repeats and drops blanks: the raw CTC tokens (``Vocabulary.tokens()`` names them)."""
+    x = np.asarray(logits)
+    return x[: length if length is not None else len(x)].argmax(-1).astype(int).tolist()
+
+
 def beam_ids(logits, lengths=None, beam_width: int = 10, blank: int = Vocabulary.BLANK):
     """Beam search over CTC prefixes (``keras.ops.ctc_decode``); returns ids and log-probabilities."""
     from keras import ops

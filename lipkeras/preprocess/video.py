@@ -178,6 +178,23 @@ def _upright(frame) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(img, k)) if k else img
 
 
+def duration_seconds(path: str | os.PathLike) -> float:
+    """A video's length as its container states it, without decoding it (0.0 when it states none);
+    raises ``SkipInput`` naming why a file is no readable video. For refusing long inputs early."""
+    container = _open(path)
+    try:
+        if not container.streams.video:
+            raise SkipInput("no video stream (audio-only file or not a video)")
+        if container.duration:
+            return container.duration / av.time_base
+        stream = container.streams.video[0]
+        if stream.duration and stream.time_base:
+            return float(stream.duration * stream.time_base)
+        return 0.0
+    finally:
+        container.close()
+
+
 def check_decodable(path: str | os.PathLike) -> None:
     """Decode every frame (no landmarks, nothing kept): raises ``SkipInput`` naming why a video is
     corrupt or truncated. For inputs about to be skipped for another reason, so that a broken
