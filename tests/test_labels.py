@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from lipkeras.preprocess import labels as lab
@@ -51,3 +53,39 @@ def test_emotion_synonyms_are_canonical():
     assert lab.canonical_emotion("anger") == "angry"
     with pytest.raises(SkipInput, match="unknown emotion"):
         lab.canonical_emotion("bored")
+
+
+def test_cremad_names():
+    f = lab.parse_cremad(Path("1001_DFA_ANG_XX.flv"))
+    assert f == {"actor": "1001", "sentence": "don't forget a jacket", "sentence_code": "DFA", "emotion": "angry",
+                 "intensity": "unspecified"}
+    assert lab.parse_cremad(Path("1091_IEO_HAP_HI.mp3"))["intensity"] == "high"
+    for bad, why in (("clip.mp4", "not a CREMA-D file name"), ("0999_DFA_ANG_XX.flv", "actor 0999 out of range"),
+                     ("1001_XYZ_ANG_XX.flv", "sentence code XYZ"), ("1001_DFA_CAL_XX.wav", "emotion code CAL"),
+                     ("1001_DFA_ANG_ZZ.wav", "intensity code ZZ")):
+        with pytest.raises(SkipInput, match=why):
+            lab.parse_cremad(Path(bad))
+
+
+def test_cremad_sample_videos_and_audio_tracks_are_found(shared_data):
+    from lipkeras.preprocess.sources import discover
+
+    folder = shared_data / "cremad_sample"
+    items, skipped = discover(folder, "cremad", require_transcript=False, audio=True)
+    kinds = sorted((i.kind, i.speaker) for i in items)
+    assert kinds == [("audio", "1002")] * 6 + [("video", "1001")] * 6 and not skipped
+    assert {i.label for i in items} == {"angry", "disgust", "fear", "happy", "neutral", "sad"}
+    _, without_audio = discover(folder, "cremad", require_transcript=False, audio=False)
+    assert len(without_audio) == 6 and all("--audio" in s.reason for s in without_audio)
+
+
+def test_ravdess_speech_split_lists_keep_actors_apart():
+    from lipkeras.paths import PACKAGE_ROOT
+    from lipkeras.preprocess.splits import read_split_list
+
+    table = read_split_list(PACKAGE_ROOT / "splits" / "ravdess_speech")
+    actors = {}
+    for clip_id, split in table.items():
+        actors.setdefault(split, set()).add(lab.parse_ravdess(Path(clip_id))["actor"])
+    assert len(table) == 1200 and {s: len(a) for s, a in actors.items()} == {"train": 14, "val": 2, "test": 4}
+    assert not (actors["train"] & actors["val"]) and not (actors["train"] | actors["val"]) & actors["test"]

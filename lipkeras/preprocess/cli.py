@@ -20,11 +20,12 @@ def _csv(kind):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", help="input folder (or one video file with --dataset folder/ravdess)")
+    p.add_argument("input", help="input folder (or one file with --dataset folder/ravdess/cremad)")
     p.add_argument("output", help="output folder for shards and manifest.json (e.g. tfrecords/grid_s1)")
     p.add_argument("--dataset", choices=DATASETS, default="folder",
                    help="layout: grid (INPUT/s*/ + INPUT/align/s*/), folder (videos + sidecar .txt/.align/labels.csv), "
-                        "ravdess (labels from file names), images (INPUT/<label>/*.png)")
+                        "ravdess (labels from file names MM-VV-EE-II-SS-RR-AA), cremad (from ACTOR_SENTENCE_EMOTION_INTENSITY), "
+                        "images (INPUT/<label>/*.png)")
     p.add_argument("--config", help="JSON or YAML file with PreprocessConfig fields; flags given here override it")
     p.add_argument("--workers", type=int, help="parallel processes (default: all cores)")
     g = p.add_argument_group("frames and crops")
@@ -48,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="keep the audio track (16 kHz mono int16) in the records")
     g = p.add_argument_group("labels and splits")
     g.add_argument("--allow-missing-transcripts", dest="require_transcript", action="store_false", default=None,
-                   help="keep videos without a transcript (default for ravdess/images)")
+                   help="keep videos without a transcript (default for ravdess/cremad/images)")
     g.add_argument("--split-name", help="split name when no split option is given (default 'all')")
     g.add_argument("--split-list", help="JSON {split: [ids]}, a folder of <split>.txt, or 'id,split' lines")
     g.add_argument("--val-speakers", type=_csv(str), help="speakers/actors for val, e.g. 19,20")

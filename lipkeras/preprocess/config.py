@@ -6,7 +6,7 @@ import dataclasses
 import os
 from typing import Any
 
-DATASETS = ("grid", "folder", "ravdess", "images")
+DATASETS = ("grid", "folder", "ravdess", "cremad", "images")
 COLORS = ("gray", "rgb")
 ROIS = ("mouth", "face")
 

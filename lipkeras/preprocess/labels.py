@@ -36,6 +36,16 @@ RAVDESS_CODES = {
     "repetition": {"01": "1", "02": "2"},
 }
 _RAVDESS_RE = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
+CREMAD_EMOTIONS = {"ANG": "angry", "DIS": "disgust", "FEA": "fear", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
+CREMAD_INTENSITIES = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
+CREMAD_SENTENCES = {
+    "IEO": "it's eleven o'clock", "TIE": "that is exactly what happened", "IOM": "i'm on my way to the meeting",
+    "IWW": "i wonder what this is about", "TAI": "the airplane is almost full", "MTI": "maybe tomorrow it will be cold",
+    "IWL": "i would like a new alarm clock", "ITH": "i think i have a doctor's appointment",
+    "DFA": "don't forget a jacket", "ITS": "i think i've seen this before", "TSI": "the surface is slick",
+    "WSI": "we'll stop in a couple of minutes",
+}
+_CREMAD_RE = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
 # LRS3/TED clips are "<YouTube id>_<utterance number>"; "<speaker>-<n>" is the other common naming
 _SPEAKER_PREFIX_RE = re.compile(r"^(.+?)[_-]\d+$")
 
@@ -127,6 +137,24 @@ def parse_ravdess(path: Path) -> dict[str, str]:
             raise SkipInput(f"RAVDESS {field} code {code} unknown in {path.name}")
         out[field] = table[code]
     return out
+
+
+def parse_cremad(path: Path) -> dict[str, str]:
+    """The four fields of a CREMA-D name ``ACTOR_SENTENCE_EMOTION_INTENSITY.ext`` (``1001_DFA_ANG_XX``),
+    decoded: actor (1001-1091), the sentence's text, the canonical emotion, the intensity."""
+    m = _CREMAD_RE.match(path.stem)
+    if not m:
+        raise SkipInput(f"not a CREMA-D file name (want ACTOR_SENTENCE_EMOTION_INTENSITY, e.g. 1001_DFA_ANG_XX): "
+                        f"{path.name}")
+    actor, sentence, emotion, intensity = m.groups()
+    if not 1001 <= int(actor) <= 1091:
+        raise SkipInput(f"CREMA-D actor {actor} out of range (1001-1091) in {path.name}")
+    for code, table, what in ((sentence, CREMAD_SENTENCES, "sentence"), (emotion, CREMAD_EMOTIONS, "emotion"),
+                              (intensity, CREMAD_INTENSITIES, "intensity")):
+        if code not in table:
+            raise SkipInput(f"CREMA-D {what} code {code} unknown in {path.name} (known: {', '.join(table)})")
+    return {"actor": actor, "sentence": CREMAD_SENTENCES[sentence], "sentence_code": sentence,
+            "emotion": CREMAD_EMOTIONS[emotion], "intensity": CREMAD_INTENSITIES[intensity]}
 
 
 def _read_text(path: Path) -> str:

@@ -57,9 +57,9 @@ def discover(root: str | Path, dataset: str, require_transcript: bool = True, au
     root = Path(root)
     if not root.exists():
         raise FileNotFoundError(f"{root}: input folder not found")
-    fn = {"grid": _grid, "folder": _folder, "ravdess": _ravdess, "images": _images}[dataset]
+    fn = {"grid": _grid, "folder": _folder, "ravdess": _ravdess, "cremad": _cremad, "images": _images}[dataset]
     if root.is_file():
-        if dataset not in ("folder", "ravdess"):
+        if dataset not in ("folder", "ravdess", "cremad"):
             raise ValueError(f"{root}: --dataset {dataset} expects a folder")
         return fn(root.parent, require_transcript, audio, only=root)
     return fn(root, require_transcript, audio)
@@ -131,12 +131,14 @@ def _folder(root: Path, require_transcript: bool, audio: bool, only=None):
     return items, skipped
 
 
-def _ravdess(root: Path, require_transcript: bool, audio: bool, only=None):
+def _named_emotion_clips(root: Path, audio: bool, only, parse, transcript_field: str):
+    """Emotion corpora whose file names carry the label and the actor (RAVDESS, CREMA-D): videos, and
+    audio-only files with ``--audio``."""
     items, skipped = [], []
     files = [only] if only is not None else media_files(root, VIDEO_EXTENSIONS + AUDIO_EXTENSIONS)
     for path in files:
         try:
-            attrs = lab.parse_ravdess(path)
+            attrs = parse(path)
         except SkipInput as exc:
             skipped.append(Skipped(str(path), str(exc)))
             continue
@@ -145,8 +147,16 @@ def _ravdess(root: Path, require_transcript: bool, audio: bool, only=None):
             skipped.append(Skipped(str(path), "audio-only file: pass --audio to keep audio-only records"))
             continue
         items.append(Item(str(path), _rel_id(path, root), kind=kind, speaker=attrs["actor"],
-                          transcript=attrs["statement"], label=attrs["emotion"], attributes=attrs))
+                          transcript=attrs[transcript_field], label=attrs["emotion"], attributes=attrs))
     return items, skipped
+
+
+def _ravdess(root: Path, require_transcript: bool, audio: bool, only=None):
+    return _named_emotion_clips(root, audio, only, lab.parse_ravdess, "statement")
+
+
+def _cremad(root: Path, require_transcript: bool, audio: bool, only=None):
+    return _named_emotion_clips(root, audio, only, lab.parse_cremad, "sentence")
 
 
 def _images(root: Path, require_transcript: bool, audio: bool, only=None):
