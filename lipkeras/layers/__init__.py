@@ -29,8 +29,8 @@ from lipkeras.layers.transformer_decoder_layer import TransformerDecoderLayer
 from lipkeras.layers.weighted_dynamic_aggregation import WeightedDynamicAggregation
 
 __all__ = [
-    "CTCHead", "Conv3DStem", "FaceViews", "FrameFold", "FrameUnfold", "LocalPoolAttention", "LogMelSpectrogram", "MFCC",
-    "MeanFaceSubtraction", "MouthPreprocessing", "PadToBlank",
-    "PositionwiseFeedForward", "ResNetTrunk", "ResidualBlock", "SequenceMask", "SinusoidalPositionEncoding",
-    "SpecAugment", "TransformerDecoder", "TransformerDecoderLayer", "UtteranceNormalization", "ViewAverage", "WeightedDynamicAggregation",
+    "MFCC", "CTCHead", "Conv3DStem", "FaceViews", "FrameFold", "FrameUnfold", "LocalPoolAttention", "LogMelSpectrogram",
+    "MeanFaceSubtraction", "MouthPreprocessing", "PadToBlank", "PositionwiseFeedForward", "ResNetTrunk", "ResidualBlock",
+    "SequenceMask", "SinusoidalPositionEncoding", "SpecAugment", "TransformerDecoder", "TransformerDecoderLayer",
+    "UtteranceNormalization", "ViewAverage", "WeightedDynamicAggregation",
 ]

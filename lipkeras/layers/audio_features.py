@@ -74,8 +74,8 @@ class LogMelSpectrogram(keras.layers.Layer):
         self.sample_rate = int(sample_rate)
         self.frame_ms = float(frame_ms)
         self.hop_ms = float(hop_ms)
-        self.frame_length = int(round(self.sample_rate * self.frame_ms / 1000))
-        self.hop_length = int(round(self.sample_rate * self.hop_ms / 1000))
+        self.frame_length = round(self.sample_rate * self.frame_ms / 1000)
+        self.hop_length = round(self.sample_rate * self.hop_ms / 1000)
         # The next power of two keeps the FFT fast and gives 257 bins for a 400-sample window.
         self.fft_length = int(fft_length or 2 ** int(np.ceil(np.log2(self.frame_length))))
         if self.fft_length < self.frame_length:
