@@ -158,6 +158,18 @@ def test_keras_save_load_parity_from_a_raw_waveform(tmp_path):
     np.testing.assert_allclose(np.asarray(loaded(inputs)), np.asarray(model(inputs)), atol=1e-5)
 
 
+def test_traces_for_a_waveform_signature_of_unknown_batch_and_length():
+    import tensorflow as tf
+
+    waveform, lengths, x = _front_end()
+    model = keras.Model([waveform, lengths], keras.layers.GlobalAveragePooling1D()(x))
+    serve = tf.function(lambda w, n: model([w, n]), input_signature=[
+        tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None], tf.int32)])
+    wav, n = _noise(2, 2400), np.array([2400, 1600])
+    np.testing.assert_allclose(np.asarray(serve(wav, n)), np.asarray(model([wav, n])), atol=1e-5)
+    assert serve(wav[:, :1000], np.array([1000, 900])).shape == (2, 39)
+
+
 def test_jax_backend_gives_the_same_features(tmp_path):
     pytest.importorskip("jax")
     wav, lengths = _noise(2, 2400), np.array([2400, 1600])
