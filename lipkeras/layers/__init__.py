@@ -6,8 +6,11 @@ Lip readers: ``SequenceMask``, ``MouthPreprocessing``, ``FrameFold``/``FrameUnfo
 (post-FFN) = multi-motion context; ``TransformerDecoder`` (of ``TransformerDecoderLayer``, with
 ``SinusoidalPositionEncoding``) as the character language model and attention decoder.
 Emotion: ``MeanFaceSubtraction``; ``FaceViews`` → ``ViewAverage`` (test-time augmentation).
+Audio front end (raw 16 kHz waveform in): ``LogMelSpectrogram`` → ``MFCC`` (+ deltas) →
+``UtteranceNormalization`` → ``SpecAugment`` (training only).
 """
 
+from lipkeras.layers.audio_features import MFCC, LogMelSpectrogram, SpecAugment, UtteranceNormalization
 from lipkeras.layers.conv3d_stem import Conv3DStem
 from lipkeras.layers.ctc_head import CTCHead
 from lipkeras.layers.face_views import FaceViews, ViewAverage
@@ -26,8 +29,8 @@ from lipkeras.layers.transformer_decoder_layer import TransformerDecoderLayer
 from lipkeras.layers.weighted_dynamic_aggregation import WeightedDynamicAggregation
 
 __all__ = [
-    "CTCHead", "Conv3DStem", "FaceViews", "FrameFold", "FrameUnfold", "LocalPoolAttention", "MeanFaceSubtraction",
-    "MouthPreprocessing", "PadToBlank",
-    "PositionwiseFeedForward", "ResNetTrunk", "ResidualBlock", "SequenceMask", "SinusoidalPositionEncoding",
-    "TransformerDecoder", "TransformerDecoderLayer", "ViewAverage", "WeightedDynamicAggregation",
+    "MFCC", "CTCHead", "Conv3DStem", "FaceViews", "FrameFold", "FrameUnfold", "LocalPoolAttention", "LogMelSpectrogram",
+    "MeanFaceSubtraction", "MouthPreprocessing", "PadToBlank", "PositionwiseFeedForward", "ResNetTrunk", "ResidualBlock",
+    "SequenceMask", "SinusoidalPositionEncoding", "SpecAugment", "TransformerDecoder", "TransformerDecoderLayer",
+    "UtteranceNormalization", "ViewAverage", "WeightedDynamicAggregation",
 ]
