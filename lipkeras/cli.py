@@ -238,8 +238,16 @@ def _emotion(args) -> int:
     if not inputs:
         print("lipkeras emotion: error: no images or videos found", file=sys.stderr)
         return 2
+    # face crops (--aligned, or small enough to be one) go through in parallel-decoded batches;
+    # photos and videos one at a time through the landmarker
+    crops = reader.classify_face_crops([i for i in inputs if Path(i).suffix.lower() in IMAGE_EXTENSIONS
+                                        and (args.aligned or reader.is_face_crop(i))])
+
     def work(i):
-        return reader.classify(i, aligned=True if args.aligned else None) | {"model": reader.name}
+        r = crops[i] if i in crops else reader.classify(i, aligned=True if args.aligned else None)
+        if isinstance(r, Exception):
+            raise r
+        return r | {"model": reader.name}
 
     def show(i, r):
         line = f"{i}: {r['label']} ({r['probs'][r['label']]:.2f})"

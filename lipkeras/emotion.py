@@ -251,6 +251,58 @@ class EmotionReader:
         clip = process_video(Item(str(path), path.stem), self.preprocess_config())
         return self.classify_faces(clip["face"], str(path))
 
+    def is_face_crop(self, path: str | Path) -> bool:
+        """An image taken as a face crop as it is, by its size: at most 2× the model's input and at least
+        ``MIN_FACE_CROP`` a side (and not blank). Such crops score better as they
+        are than re-framed by the landmarker (300 FER validation faces, seed 0, one view: 70.0 % against
+        67.7 %, measured 2026-12-05), and skipping the landmarker is what makes a folder of them fast."""
+        from PIL import Image
+
+        try:
+            with Image.open(path) as img:
+                size = img.size
+                if not (MIN_FACE_CROP <= min(size) and max(size) <= 2 * self.size):
+                    return False
+                low, high = img.convert("L").getextrema()
+        except Exception:  # unreadable: the per-image path reports why
+            return False
+        return low != high  # a blank image goes the per-image way, which says it is blank
+
+    def classify_face_crops(self, paths: list[str], batch_size: int = 256, workers: int = 4) -> dict:
+        """``{path: result or SkipInput}`` for images that are face crops already: decoded in ``workers``
+        threads (OpenCV releases the GIL), classified ``batch_size`` at a time."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        import cv2
+
+        from lipkeras.preprocess.errors import SkipInput
+
+        flag = cv2.IMREAD_GRAYSCALE if self.channels == 1 else cv2.IMREAD_COLOR
+
+        def decode(path):
+            face = cv2.imread(str(path), flag)
+            if face is None:
+                return SkipInput("unreadable image (corrupt or not an image)")
+            if face.ndim == 2:
+                face = face[..., None]
+            elif self.channels == 3:
+                face = face[..., ::-1]  # OpenCV's BGR → the RGB the models were trained on
+            return cv2.resize(face, (self.size, self.size), interpolation=cv2.INTER_AREA).reshape(
+                self.size, self.size, -1)
+
+        out = {}
+        with ThreadPoolExecutor(workers) as pool:
+            for start in range(0, len(paths), batch_size):
+                chunk = paths[start:start + batch_size]
+                faces = list(pool.map(decode, chunk))
+                good = [i for i, f in enumerate(faces) if not isinstance(f, Exception)]
+                probs = self.predict_faces(np.stack([faces[i] for i in good])) if good else []
+                for i, f in enumerate(faces):
+                    out[chunk[i]] = f
+                for i, p in zip(good, probs):
+                    out[chunk[i]] = self._result(str(chunk[i]), p[None])
+        return out
+
     def _not_a_face_crop(self, path: Path, no_face: str) -> str | None:
         """Why an image the landmarker found no face in (``no_face``: its reason) is not taken as a
         face crop either: that reason for a photo (larger than 2× the model's input) or an

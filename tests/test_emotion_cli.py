@@ -97,3 +97,25 @@ def test_transcribe_reports_the_speakers_emotion(grid_sample, tmp_path):
     r = subprocess.run([sys.executable, "-m", "lipkeras", "transcribe", str(clip), "--json", "--emotion-model",
                         "none"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "emotion" not in json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_a_folder_of_face_crops_goes_through_in_batches(shared_data, tmp_path):
+    """FER-size crops skip the landmarker (by size) and are classified in batches, in input order,
+    with a corrupt file reported on its own line."""
+    import cv2
+
+    from lipkeras.emotion import EmotionReader
+
+    faces = sorted((shared_data / "fer2013" / "train" / "happy").glob("*.png"))[:5]
+    for f in faces:
+        shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    reader = EmotionReader("fer_emotion", views=1)
+    paths = sorted(str(p) for p in tmp_path.glob("*.png"))
+    assert all(reader.is_face_crop(p) for p in paths if "broken" not in p)
+    assert not reader.is_face_crop(tmp_path / "broken.png")
+    out = reader.classify_face_crops(paths, batch_size=2)
+    assert "unreadable image" in str(out[str(tmp_path / "broken.png")])
+    one_by_one = reader.predict_faces(np.stack([cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)[..., None] for f in faces]))
+    for f, probs in zip(faces, one_by_one):
+        assert out[str(tmp_path / f.name)]["label"] == reader.labels[int(probs.argmax())]
