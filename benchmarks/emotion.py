@@ -141,7 +141,7 @@ def tflite_exports(model_dir: Path, split_json: Path, faces: np.ndarray) -> dict
     """The newest TFLite export under ``model_dir/tflite/`` (e.g. the shipped int8 one): accuracy /
     macro-F1 with 1 and 10 test-time views (views outside the flatbuffer, ``TFLiteFaceClassifier``)
     and faces/s at batch 64, 1 view, all cores."""
-    from lipkeras.export.tflite import TFLiteFaceClassifier
+    from lipkeras.emotion.tflite_runtime import TFLiteFaceClassifier
 
     base = model_dir / "tflite"
     versions = sorted((p for p in base.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)) if base.is_dir() else []

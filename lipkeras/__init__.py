@@ -23,7 +23,7 @@ The package follows the pipeline, one folder per step::
 * ``lipkeras.decode`` (greedy and beam CTC; attention beam search with LM shallow fusion and
   CTC prefix scores), ``lipkeras.metrics`` / ``lipkeras.evaluate`` (WER, CER),
   ``lipkeras.lipreader`` (load a model by name, transcribe raw videos).
-* ``lipkeras.emotion`` / ``lipkeras.evaluate_emotion``: the facial-emotion model on faces, images
+* ``lipkeras.emotion`` (by modality: ``face``, …) / ``lipkeras.evaluate_emotion``: emotion models on faces, images
   and videos (``EmotionCNN``, ``--stage emotion``), accuracy/F1 and confusion matrices.
 * ``lipkeras.visualize``: contact sheets (PNG), GIFs of clips, confusion-matrix PNGs.
 * ``lipkeras.export``: SavedModels in TF Serving's ``NAME/VERSION/`` layout (signatures on

@@ -1,4 +1,4 @@
-"""Use a trained emotion model: faces, images and videos in, labels and probabilities out.
+"""Emotion from faces: a trained face model on face crops, images and videos → labels and probabilities.
 
 A shipped model is ``saved_models/<name>/model.keras`` (an ``EmotionCNN``; its labels are in its
 config) with an optional ``lipkeras.json`` giving the face framing it was trained on
@@ -157,7 +157,7 @@ class EmotionReader:
         self.video_views = int(views if views is not None else self.meta.get("video_views", 1))
         self.precision = precision
         if self.path.suffix == ".tflite":
-            from lipkeras.export.tflite import TFLiteFaceClassifier
+            from lipkeras.emotion.tflite_runtime import TFLiteFaceClassifier
 
             if precision != "float32":
                 raise ValueError(f"{self.path}: a TFLite model computes in the precision it was exported with "
