@@ -3,6 +3,8 @@
 * ``lipkeras.emotion.face``: a face model (``EmotionCNN``, e.g. ``fer_emotion``) on face crops,
   images and videos (``EmotionReader``), framing, test-time views, precision, calibration.
 * ``lipkeras.emotion.tflite_runtime``: the same face models run from a TFLite flatbuffer.
+* ``lipkeras.emotion.audio``: a speech model (``SpeechEmotionCRNN``, e.g. ``speech_emotion``) on
+  audio files and the audio tracks of videos (``SpeechEmotionReader``).
 
 What the models are lives in ``lipkeras.models`` and ``lipkeras.layers`` (the audio front end in
 ``lipkeras.layers.audio_features``); training in ``lipkeras.train``; scores in
@@ -27,6 +29,7 @@ from lipkeras.emotion.face import (  # noqa: F401
     tflite_file,
     with_precision,
 )
+from lipkeras.emotion.audio import DEFAULT_SPEECH_EMOTION_MODEL, SpeechEmotionReader  # noqa: F401,E402
 
 
 def __getattr__(name):  # the TFLite runtime imports TensorFlow: only when asked for

@@ -266,12 +266,65 @@ class EmotionConfig(TrainingConfig):
             raise ValueError(f"kernel_sizes {self.kernel_sizes!r}: one kernel size per block of filters {self.filters!r}")
 
 
+@dataclasses.dataclass
+class AudioEmotionConfig(ClipSplitConfig):
+    """``--stage audio-emotion``: ``SpeechEmotionCRNN`` (log-mel → conv blocks → LSTM → embedding →
+    softmax) on the audio of records (``preprocess --dataset ravdess --audio``). Clips split by the
+    usual rules (RAVDESS speech records written with ``--split-list lipkeras/splits/ravdess_speech``
+    carry the committed actor split: 01-14 train, 15-16 val, 17-20 test); the best checkpoint by
+    validation accuracy is scored on the test clips at the end.
+    """
+
+    STAGE = "audio-emotion"
+    stage: str = "audio-emotion"
+    data: str = option("runs/ravdess_audio", "audio records: a folder of .tfrecord shards from lipkeras preprocess "
+                       "--audio")
+    out: str = "runs/speech_emotion"
+    labels: str = option("", "labels in model order, comma-separated (empty: the canonical labels present in the "
+                         "training clips)")
+    max_seconds: float = option(3.0, "seconds of each clip the model reads (random window when training, centred "
+                                "otherwise)")
+    sample_rate: int = option(16000, "audio rate the model reads (records at another rate are left out)")
+    n_mels: int = option(64, "mel bands of the log-mel spectrogram")
+    filters: str = option("16,32,64,128", "one Conv2D block per entry")
+    time_pools: str = option("2,2,2,1", "max-pooling along time after each block")
+    freq_pools: str = option("2,2,2,2", "max-pooling along mel after each block")
+    conv_dropout: float = option(0.1, "dropout after each conv block")
+    lstm_units: int = option(256, "units of the LSTM")
+    embedding_units: int = option(256, "units of the dense embedding layer (what fusion models read)")
+    dropout: float = option(0.3, "dropout after the LSTM and after the embedding")
+    freq_masks: int = option(2, "SpecAugment: frequency bands masked per training clip")
+    freq_mask_width: int = option(8, "SpecAugment: widest frequency band, in mel bins")
+    time_masks: int = option(2, "SpecAugment: time spans masked per training clip")
+    time_mask_width: int = option(20, "SpecAugment: longest time span, in frames (10 ms)")
+    gain_db: float = option(6.0, "random gain of training clips within ±this many dB (0: off)")
+    label_smoothing: float = option(0.1, "ε of each target spread uniformly over the labels")
+    early_stopping_patience: int = option(0, "epochs without better validation accuracy before stopping (0: off)")
+    cache: bool = option(True, "keep the decoded clips in memory after the first epoch")
+    init_from: str | None = option(None, "start from the weights of this .keras model (same architecture and labels)")
+    epochs: int = 40
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    min_learning_rate: float = 1e-5
+    weight_decay: float = 1e-4
+    warmup_epochs: int = 2
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.max_seconds < 0.1:
+            raise ValueError(f"max_seconds must be at least 0.1, got {self.max_seconds}")
+        if not len(int_list(self.filters)) == len(int_list(self.time_pools)) == len(int_list(self.freq_pools)):
+            raise ValueError(f"filters {self.filters!r}, time_pools {self.time_pools!r} and freq_pools "
+                             f"{self.freq_pools!r}: one entry per conv block")
+
+
 def int_list(text: str) -> tuple[int, ...]:
     """``"32,64,128"`` → ``(32, 64, 128)`` (comma-separated flags such as ``--filters``)."""
     return tuple(int(v) for v in str(text).split(",") if v.strip())
 
 
-STAGE_CONFIGS = {c.STAGE: c for c in (LipReadingConfig, DecoderConfig, VisualConfig, IntegrateConfig, EmotionConfig)}
+STAGE_CONFIGS = {c.STAGE: c for c in (LipReadingConfig, DecoderConfig, VisualConfig, IntegrateConfig, EmotionConfig,
+                                       AudioEmotionConfig)}
 
 
 def load_fields(path: str | Path) -> dict:

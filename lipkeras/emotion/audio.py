@@ -1,0 +1,142 @@
+"""Emotion from speech: a trained ``SpeechEmotionCRNN`` on audio files and the audio tracks of videos.
+
+A shipped model is ``saved_models/<name>/model.keras`` with a ``lipkeras.json`` of ``kind``
+``speech_emotion`` (labels, sample rate, ``max_seconds``, optional temperature calibration). A file
+is decoded to 16 kHz mono with the preprocessing's decoder (PyAV: .wav, .flac, .mp3, .m4a, ... and
+any video's first audio track), and the model reads its centred ``max_seconds`` window: the
+window it was trained and tested on. Unusable audio (an empty or corrupt file, no audio track,
+too short, silent) raises ``SkipInput`` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from lipkeras.emotion.face import calibration_of, label_confidence
+from lipkeras.preprocess.errors import SkipInput
+
+DEFAULT_SPEECH_EMOTION_MODEL = "speech_emotion"
+# -60 dBFS: below this the clip is silence (or a muted track), whatever a model would say of it;
+# RAVDESS clips measure -40 to -20 dBFS
+SILENCE_DBFS = -60.0
+MIN_SECONDS = 0.1
+
+
+def rms_dbfs(waveform: np.ndarray) -> float:
+    """Root-mean-square level of a float waveform in [-1, 1], in dB below full scale (-inf for zeros)."""
+    x = np.asarray(waveform, np.float64)
+    rms = float(np.sqrt(np.mean(np.square(x)))) if x.size else 0.0
+    return 20.0 * np.log10(rms) if rms > 0 else float("-inf")
+
+
+def as_float(audio: np.ndarray) -> np.ndarray:
+    """int16 PCM → float32 in [-1, 1] (float input is taken as already scaled)."""
+    audio = np.asarray(audio)
+    if audio.dtype == np.int16:
+        return audio.astype(np.float32) / 32768.0
+    return audio.astype(np.float32)
+
+
+class SpeechEmotionReader:
+    """A trained speech emotion model, ready for audio files and the audio tracks of videos.
+
+    ``name_or_path``: a ``.keras`` model (file, folder or name under ``saved_models/``; default
+    ``speech_emotion``). ``max_seconds``: the centred window read from each file (default: the
+    model's ``lipkeras.json``, else 3 s; 0: the whole file).
+    """
+
+    modality = "audio"
+
+    def __init__(self, name_or_path: str | None = None, max_seconds: float | None = None):
+        from lipkeras import _quiet
+
+        _quiet.import_tensorflow()
+        import keras
+
+        import lipkeras.models  # noqa: F401  (registers the classes)
+        from lipkeras.lipreader import resolve
+
+        self.name = name_or_path or DEFAULT_SPEECH_EMOTION_MODEL
+        self.path = resolve(self.name)
+        meta_file = self.path.parent / "lipkeras.json"
+        self.meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+        if self.path.parent.joinpath("config.json").is_file() and not self.meta:  # a training run folder
+            cfg = json.loads(self.path.parent.joinpath("config.json").read_text())
+            self.meta = {"max_seconds": cfg.get("max_seconds", 3.0)}
+        self.model = keras.saving.load_model(self.path, compile=False)
+        if not hasattr(self.model, "sample_rate"):
+            raise ValueError(f"{self.path}: not a speech emotion model ({type(self.model).__name__})")
+        self.labels = tuple(self.model.labels)
+        self.sample_rate = int(self.model.sample_rate)
+        self.max_seconds = float(self.meta.get("max_seconds", 3.0) if max_seconds is None else max_seconds)
+        self.calibration = calibration_of(self.path, self.meta)
+
+    @property
+    def max_samples(self) -> int:
+        return int(round(self.max_seconds * self.sample_rate)) if self.max_seconds else 0
+
+    def load_audio(self, path: str | Path) -> np.ndarray:
+        """The file's (first) audio track as float32 mono at the model's rate; ``SkipInput`` naming
+        why when it has none, is unreadable, too short or silent."""
+        from lipkeras.preprocess.video import decode_audio
+
+        pcm = decode_audio(path, self.sample_rate)
+        return self.check_audio(as_float(pcm))
+
+    def check_audio(self, waveform: np.ndarray) -> np.ndarray:
+        """``waveform`` if it is usable, else ``SkipInput`` with the reason."""
+        if waveform.size == 0:
+            raise SkipInput("empty audio track (no samples decoded)")
+        if waveform.size < MIN_SECONDS * self.sample_rate:
+            raise SkipInput(f"audio too short ({waveform.size / self.sample_rate:.3f} s; at least {MIN_SECONDS} s)")
+        level = rms_dbfs(self.centre(waveform))
+        if level < SILENCE_DBFS:
+            shown = "-inf" if not np.isfinite(level) else f"{level:.0f}"
+            raise SkipInput(f"silent audio (RMS {shown} dBFS, under {SILENCE_DBFS:.0f})")
+        return waveform
+
+    def centre(self, waveform: np.ndarray) -> np.ndarray:
+        """The centred ``max_seconds`` window (what training evaluated on)."""
+        from lipkeras.records.audio import centre_crop_bounds
+
+        start, stop = centre_crop_bounds(len(waveform), self.max_samples)
+        return waveform[start:stop]
+
+    def _batches(self, waveforms, batch_size: int):
+        """Model inputs of ``batch_size`` centred windows at a time: zero-padded rows masked by their lengths."""
+        clips = [self.centre(as_float(w)) for w in waveforms]
+        for i in range(0, len(clips), batch_size):
+            chunk = clips[i:i + batch_size]
+            batch = np.zeros((len(chunk), max(max(len(c) for c in chunk), 400)), np.float32)  # >= one 25 ms frame
+            for j, c in enumerate(chunk):
+                batch[j, :len(c)] = c
+            yield {"waveform": batch, "lengths": np.array([len(c) for c in chunk], np.int32)}
+
+    def predict_waveforms(self, waveforms, batch_size: int = 32) -> np.ndarray:
+        """Probabilities ``[N, labels]`` of float (or int16) waveforms at the model's rate, each read in
+        its centred window."""
+        out = [np.asarray(self.model.predict_on_batch(x), np.float32) for x in self._batches(waveforms, batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, len(self.labels)), np.float32)
+
+    def result(self, source: str, probs: np.ndarray, seconds: float) -> dict:
+        probs = np.asarray(probs, np.float64)
+        label = self.labels[int(probs.argmax())]
+        return {"input": source, "modality": self.modality, "label": label,
+                "probs": {name: round(float(p), 4) for name, p in zip(self.labels, probs)},
+                "audio_seconds": round(seconds, 3)} | label_confidence(probs, self.calibration)
+
+    def predict_file(self, path: str | Path) -> dict:
+        """Label, probabilities and confidence of an audio file or a video's audio track."""
+        waveform = self.load_audio(path)
+        probs = self.predict_waveforms([waveform])[0]
+        return self.result(str(path), probs, len(waveform) / self.sample_rate)
+
+    def embed_waveforms(self, waveforms, batch_size: int = 32) -> np.ndarray:
+        """The model's utterance embeddings ``[N, E]`` (what fusion models read), windows as ``predict_waveforms``."""
+        if not hasattr(self, "_embedding"):
+            self._embedding = self.model.embedding_model()
+        out = [np.asarray(self._embedding.predict_on_batch(x), np.float32) for x in self._batches(waveforms, batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, self.model.config["embedding_units"]), np.float32)
