@@ -34,12 +34,17 @@ def _inspect(args) -> int:
 
 
 def _evaluate_emotion(args) -> int:
-    from lipkeras.emotion import EmotionReader
-    from lipkeras.evaluate_emotion import evaluate_emotion, write_confusion
+    from lipkeras.emotion import EmotionReader, SpeechEmotionReader
+    from lipkeras.emotion.audio import is_speech_model
+    from lipkeras.evaluate_emotion import evaluate_emotion, evaluate_speech_emotion, write_confusion
 
     try:
-        reader = EmotionReader(args.model, precision=args.precision, views=args.views)
-        result = evaluate_emotion(reader, args.data, split=args.split, exclude_copies_of=args.exclude_copies_of)
+        if is_speech_model(args.model):  # a speech model scores the audio of the records
+            reader = SpeechEmotionReader(args.model)
+            result = evaluate_speech_emotion(reader, args.data, ids=args.ids, split=args.split)
+        else:
+            reader = EmotionReader(args.model, precision=args.precision, views=args.views)
+            result = evaluate_emotion(reader, args.data, split=args.split, exclude_copies_of=args.exclude_copies_of)
     except (FileNotFoundError, ValueError, OSError) as exc:
         print(f"lipkeras evaluate: error: {exc}", file=sys.stderr)
         return 2
@@ -53,7 +58,7 @@ def _evaluate_emotion(args) -> int:
         return 0
     if "excluded_copies" in result:
         print(f"left out {result['excluded_copies']} faces: exact copies of images under {args.exclude_copies_of}")
-    for level in ("frame", "video"):
+    for level in ("frame", "video", "clip"):
         if level in result:
             m = result[level]
             print(f"{level}-level: {m['samples']} samples, accuracy {m['accuracy']:.4f}, macro F1 "
@@ -65,6 +70,8 @@ def _evaluate_emotion(args) -> int:
     print(f"{'label':>10} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}")
     for name, c in main["per_class"].items():
         print(f"{name:>10} {c['precision']:9.3f} {c['recall']:7.3f} {c['f1']:6.3f} {c['support']:7d}")
+    if "clips_per_second" in result:
+        print(f"throughput: {result['clips_per_second']} clips/s (model only, {result['max_seconds']} s windows)")
     print(f"confusion matrix: {result['confusion_csv']}, {result['confusion_png']}")
     return 0
 
@@ -220,40 +227,65 @@ def _inputs(inputs: list[str], extensions: tuple[str, ...]) -> list[str]:
     return out
 
 
+def _modality(path: str, asked: str | None) -> str:
+    """``--modality``, else by the input: an audio file → audio; an image or a video → face."""
+    from lipkeras.preprocess.video import AUDIO_EXTENSIONS
+
+    if asked:
+        return asked
+    return "audio" if Path(path).suffix.lower() in AUDIO_EXTENSIONS else "face"
+
+
 def _emotion(args) -> int:
     from lipkeras import _quiet
 
     _quiet.import_tensorflow()
-    from lipkeras.emotion import EmotionReader
+    from lipkeras.emotion import EmotionReader, SpeechEmotionReader
     from lipkeras.preprocess.errors import SkipInput
     from lipkeras.preprocess.sources import IMAGE_EXTENSIONS
-    from lipkeras.preprocess.video import VIDEO_EXTENSIONS
+    from lipkeras.preprocess.video import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
 
+    if args.modality == "av":
+        print("lipkeras emotion: error: --modality av is not available yet (face and audio fusion); use face or "
+              "audio", file=sys.stderr)
+        return 2
+    inputs = _inputs(args.inputs, IMAGE_EXTENSIONS + VIDEO_EXTENSIONS + AUDIO_EXTENSIONS)
+    if not inputs:
+        print("lipkeras emotion: error: no images, videos or audio files found", file=sys.stderr)
+        return 2
+    modality = {i: _modality(i, args.modality) for i in inputs}
+    readers = {}
     try:
-        reader = EmotionReader(args.model, precision=args.precision, views=args.views)
+        if "face" in modality.values():
+            readers["face"] = EmotionReader(args.model, precision=args.precision, views=args.views)
+        if "audio" in modality.values():
+            readers["audio"] = SpeechEmotionReader(args.audio_model)
     except (FileNotFoundError, ValueError) as exc:
         print(f"lipkeras emotion: error: {exc}", file=sys.stderr)
         return 2
-    inputs = _inputs(args.inputs, IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
-    if not inputs:
-        print("lipkeras emotion: error: no images or videos found", file=sys.stderr)
-        return 2
+    face = readers.get("face")
     # face crops (--aligned, or small enough to be one) go through in parallel-decoded batches;
     # photos and videos one at a time through the landmarker
-    crops = reader.classify_face_crops([i for i in inputs if Path(i).suffix.lower() in IMAGE_EXTENSIONS
-                                        and (args.aligned or reader.is_face_crop(i))])
+    crops = face.classify_face_crops([i for i in inputs if modality[i] == "face" and Path(i).suffix.lower()
+                                      in IMAGE_EXTENSIONS and (args.aligned or face.is_face_crop(i))]) if face else {}
 
     def work(i):
-        r = crops[i] if i in crops else reader.classify(i, aligned=True if args.aligned else None)
+        if modality[i] == "audio":
+            if Path(i).suffix.lower() in IMAGE_EXTENSIONS:
+                raise SkipInput("an image has no audio (--modality audio reads audio files and videos)")
+            r = readers["audio"].predict_file(i)
+        else:
+            r = crops[i] if i in crops else face.classify(i, aligned=True if args.aligned else None)
         if isinstance(r, Exception):
             raise r
-        return r | {"model": reader.name}
+        return r | {"model": readers[modality[i]].name, "modality": modality[i], "streams": {modality[i]: r["probs"]}}
 
     def show(i, r):
-        line = f"{i}: {r['label']} ({r['probs'][r['label']]:.2f})"
+        line = f"{i}: {r['label']} ({r['probs'][r['label']]:.2f}, {r['modality']})"
         return line + (f"\n  warning: {r['warning']}" if "warning" in r else "")
 
-    return _each("emotion", inputs, "input", reader.name, args.json, work, show, (SkipInput, OSError))
+    model_name = " + ".join(r.name for r in readers.values())
+    return _each("emotion", inputs, "input", model_name, args.json, work, show, (SkipInput, OSError))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -340,10 +372,17 @@ def build_parser() -> argparse.ArgumentParser:
                          "(preprocessing + lip reading + emotion; split into preprocess_seconds and model_seconds), "
                          "'video_seconds' the length of the video (frames / fps)")
 
-    em = sub.add_parser("emotion", help="facial emotion of images and videos",
-                        description="Classify the facial emotion of images (face crops or photos) and videos.")
-    em.add_argument("inputs", nargs="+", metavar="INPUT", help="images, videos, or folders of them (recursive)")
-    em.add_argument("--model", default=None, help="model path or name under saved_models/ (default fer_emotion)")
+    em = sub.add_parser("emotion", help="emotion of faces (images, videos) and speech (audio files, videos)",
+                        description="Classify the facial emotion of images (face crops or photos) and videos, and "
+                                    "the emotion in the speech of audio files and videos' audio tracks.")
+    em.add_argument("inputs", nargs="+", metavar="INPUT",
+                    help="images, videos, audio files, or folders of them (recursive)")
+    em.add_argument("--modality", choices=("face", "audio", "av"), default=None,
+                    help="what to read: face, audio (the speech), av (both, fused); default: audio for audio files, "
+                         "face for images and videos")
+    em.add_argument("--model", default=None, help="face model path or name under saved_models/ (default fer_emotion)")
+    em.add_argument("--audio-model", default=None,
+                    help="speech model path or name under saved_models/ (default speech_emotion)")
     em.add_argument("--aligned", action="store_true", help="images are already face crops: no face detection")
     em.add_argument("--json", action="store_true", help="one JSON object per input")
     em.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",

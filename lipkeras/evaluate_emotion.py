@@ -114,3 +114,29 @@ def write_confusion(result: dict, stem: str | Path) -> dict:
                         stem.with_name(stem.name + "_confusion.png"),
                         f"{result['main']}-level accuracy {level['accuracy']:.3f}")
     return {"confusion_csv": str(csv_path), "confusion_png": str(png)}
+
+
+def evaluate_speech_emotion(reader, data: str, ids=None, split: str | None = None, batch_size: int = 32) -> dict:
+    """Scores of a ``SpeechEmotionReader`` on the audio of records (each clip's centred
+    ``max_seconds`` window, as the reader reads files): accuracy, per-class and macro scores,
+    confusion matrix, bootstrap intervals, and throughput (``clips_per_second``, model only)."""
+    import time
+
+    from lipkeras.metrics import classification_metrics
+    from lipkeras.records.audio import audio_dataset
+
+    labels = list(reader.labels)
+    ds = audio_dataset(data, batch_size=batch_size, labels=labels, max_seconds=reader.max_seconds,
+                       sample_rate=reader.sample_rate, cache=False, split=split, clip_ids=ids)
+    y_true, y_pred, seconds = [], [], 0.0
+    for batch in ds:
+        t0 = time.perf_counter()
+        probs = reader.model.predict_on_batch({"waveform": batch["waveform"], "lengths": batch["lengths"]})
+        seconds += time.perf_counter() - t0
+        y_true += batch["label"].numpy().tolist()
+        y_pred += np.asarray(probs).argmax(-1).tolist()
+    if not y_true:
+        raise ValueError(f"{data}: no audio records with labels {labels}" + (f" in split {split}" if split else ""))
+    return {"model": str(reader.path), "data": str(data), "labels": labels, "modality": "audio",
+            "clip": classification_metrics(y_true, y_pred, labels), "main": "clip",
+            "max_seconds": reader.max_seconds, "clips_per_second": round(len(y_true) / max(seconds, 1e-9), 1)}

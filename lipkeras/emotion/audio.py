@@ -140,3 +140,72 @@ class SpeechEmotionReader:
             self._embedding = self.model.embedding_model()
         out = [np.asarray(self._embedding.predict_on_batch(x), np.float32) for x in self._batches(waveforms, batch_size)]
         return np.concatenate(out) if out else np.zeros((0, self.model.config["embedding_units"]), np.float32)
+
+
+def is_speech_model(name_or_path: str | None) -> bool:
+    """Whether a model given by path or name is a speech emotion model, from its ``lipkeras.json``
+    (``kind``) or its training run's ``config.json`` (``stage``), without loading it."""
+    from lipkeras.lipreader import resolve
+
+    try:
+        path = resolve(name_or_path)
+    except FileNotFoundError:
+        return False
+    for name, key, value in (("lipkeras.json", "kind", "speech_emotion"), ("config.json", "stage", "audio-emotion")):
+        f = path.parent / name
+        if f.is_file():
+            try:
+                if json.loads(f.read_text()).get(key) == value:
+                    return True
+            except (OSError, ValueError, AttributeError):
+                pass
+    return False
+
+
+def calibrate(reader: SpeechEmotionReader, waveforms, labels) -> dict:
+    """Temperature scaling (``softmax(log p / T)``, T minimising the NLL) of ``reader`` on labelled
+    waveforms (the validation speakers): the ``confidence`` section of ``lipkeras.json``."""
+    from lipkeras.calibrate import fit_temperature, tempered
+    from lipkeras.decode.confidence import auroc, expected_calibration_error
+
+    probs = reader.predict_waveforms(waveforms)
+    labels = np.asarray(labels)
+    t = fit_temperature(probs, labels)
+    calibrated = tempered(probs, t)
+    correct = probs.argmax(1) == labels
+    certain = calibrated.max(1) >= 0.5
+    return {"temperature": round(t, 4), "threshold": 0.5,
+            "method": "temperature scaling of the probabilities (softmax(log p / T)), T fit on the validation "
+                      "speakers' clips",
+            "validation": {"clips": int(len(labels)), "accuracy": round(float(correct.mean()), 4),
+                           "ece_before": round(expected_calibration_error(probs.max(1), correct), 4),
+                           "ece": round(expected_calibration_error(calibrated.max(1), correct), 4),
+                           "auroc": round(auroc(calibrated.max(1), correct), 4),
+                           "uncertain_rate": round(float((~certain).mean()), 4),
+                           "accuracy_when_certain": round(float(correct[certain].mean()), 4) if certain.any() else None}}
+
+
+def ship(model_file: str | Path, out_dir: str | Path, max_seconds: float, extra: dict | None = None) -> Path:
+    """Copy a trained speech emotion ``.keras`` (optimizer state dropped) into ``out_dir`` with its
+    ``lipkeras.json`` (``kind`` ``speech_emotion``, labels, sample rate, ``max_seconds``; ``extra``
+    merged in, e.g. ``confidence``). Atomic writes."""
+    from lipkeras import _quiet
+
+    _quiet.import_tensorflow()
+    import keras
+
+    import lipkeras.models  # noqa: F401  (registers the classes)
+    from lipkeras.records.io import save_keras_atomic, write_json_atomic
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model = keras.saving.load_model(model_file, compile=False)
+    save_keras_atomic(model, out / "model.keras")
+    write_json_atomic(out / "lipkeras.json", {
+        "name": out.name, "kind": "speech_emotion", "labels": list(model.labels), "sample_rate": model.sample_rate,
+        "max_seconds": float(max_seconds),
+        "input": "waveform float32 [B, N] in [-1, 1] at sample_rate (mono) + lengths int32 [B] (real samples; "
+                 "padding masked); files are read in their centred max_seconds window",
+        "output": "class probabilities [B, len(labels)]; embedding_model(): [B, embedding_units]",
+        **(extra or {})})
+    return out / "model.keras"

@@ -21,6 +21,9 @@ emotion models   ``serving_default``: ``faces`` float32 ``[B, S, S, C]`` in [0, 
                  in the graph).
                  ``tf_example``: face records → the video-level prediction (mean of the
                  probabilities of at most 32 evenly sampled frames) + ``frames`` + ``clip_id``.
+speech emotion   ``serving_default``: ``waveform`` float32 ``[B, N]`` in [-1, 1] at the model's
+                 rate + ``lengths`` int32 ``[B]`` (real samples) → ``probabilities`` ``[B, K]``,
+                 ``label`` ``[B]`` and ``embedding`` ``[B, E]`` (the fusion models' input).
 ===============  =========================================================================
 
 Beside the graph, ``assets.extra/lipkeras.json`` holds the vocabulary or labels, the
@@ -58,6 +61,8 @@ def model_kind(model) -> str:
 
     if isinstance(model, models.EmotionCNN):
         return "emotion"
+    if isinstance(model, models.SpeechEmotionCRNN):
+        return "speech_emotion"
     if isinstance(model, models.CrossModalReader):
         return "crossmodal"
     names = getattr(model, "input_names", None) or [t.name for t in model.inputs]
@@ -77,7 +82,7 @@ def load(name_or_path: str):
     path = resolve(name_or_path)
     model = keras.saving.load_model(path, compile=False)
     kind = model_kind(model)
-    if kind == "emotion":
+    if kind in ("emotion", "speech_emotion"):
         meta_file = path.parent / METADATA
         meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
         meta.setdefault("name", path.parent.name)
@@ -201,7 +206,23 @@ def _emotion_endpoints(model, meta: dict) -> dict:
     }
 
 
+def _speech_emotion_endpoints(model, meta: dict) -> dict:
+    import keras
+
+    labels = tf.constant(list(model.labels))
+    both = keras.Model(model.inputs, [model.outputs[0], model.get_layer("embedding").output])
+
+    def serve(waveform, lengths):
+        probs, embedding = both({"waveform": waveform, "lengths": lengths}, training=False)
+        return {"probabilities": probs, "label": tf.gather(labels, tf.argmax(probs, -1)), "embedding": embedding}
+
+    return {"serving_default": (serve, [tf.TensorSpec([None, None], tf.float32, name="waveform"),
+                                        tf.TensorSpec([None], tf.int32, name="lengths")])}
+
+
 def endpoints(model, meta: dict, kind: str) -> dict:
+    if kind == "speech_emotion":
+        return _speech_emotion_endpoints(model, meta)
     return _emotion_endpoints(model, meta) if kind == "emotion" else _lip_reader_endpoints(model, meta, kind)
 
 
@@ -217,7 +238,15 @@ def export_metadata(model, meta: dict, kind: str, source: Path, name: str, versi
            "precision": meta.get("precision", "float32"),
            "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "lipkeras": __version__, "tensorflow": tf.__version__, "keras": keras.__version__}
-    if kind == "emotion":
+    if kind == "speech_emotion":
+        out.update(labels=list(model.labels), sample_rate=model.sample_rate,
+                   max_seconds=meta.get("max_seconds", 3.0),
+                   preprocessing={"waveform": f"float32 [B, N] in [-1, 1], mono at {model.sample_rate} Hz (int16 "
+                                              "PCM / 32768); the centred max_seconds window of each clip",
+                                  "lengths": "int32 [B]: real samples of each row (padding is masked)"},
+                   signatures={"serving_default": "waveform float32 [B,N] + lengths int32 [B] → probabilities, "
+                                                  "label, embedding"})
+    elif kind == "emotion":
         _, size, _, channels = model.input_shape
         out.update(labels=list(model.labels), input_size=size, channels=channels, views=meta.get("views", 1),
                    preprocessing={"faces": f"float32 [B, {size}, {size}, {channels}] in [0, 1] (mean face is "
