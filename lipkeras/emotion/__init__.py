@@ -3,6 +3,9 @@
 * ``lipkeras.emotion.face``: a face model (``EmotionCNN``, e.g. ``fer_emotion``) on face crops,
   images and videos (``EmotionReader``), framing, test-time views, precision, calibration.
 * ``lipkeras.emotion.tflite_runtime``: the same face models run from a TFLite flatbuffer.
+* ``lipkeras.emotion.features``: pooled clip features (MFCC statistics of the audio; landmark and
+  blendshape statistics of the face) for the classical baselines of ``lipkeras.models.classical``
+  (imported on its own, not here).
 
 What the models are lives in ``lipkeras.models`` and ``lipkeras.layers`` (the audio front end in
 ``lipkeras.layers.audio_features``); training in ``lipkeras.train``; scores in

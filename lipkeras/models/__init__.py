@@ -9,7 +9,9 @@ decoder``), ``VisualCTCReader`` = ``MultiMotionEncoder`` + GRU + the decoder's f
 layer (``--stage visual``), and ``CrossModalReader`` joining them by cross-attention
 (``--stage integrate``); sizes in ``CROSSMODAL_PRESETS``.
 
-Emotion: ``EmotionCNN``, the design's mean-face CNN (faces → label probabilities).
+Emotion: ``EmotionCNN``, the design's mean-face CNN (faces → label probabilities);
+``PooledFeatureCNN``, a 1D CNN on pooled clip features, beside the scikit-learn baselines of
+``lipkeras.models.classical``.
 """
 
 from lipkeras.models.char_language_model import CharLanguageModel
@@ -20,11 +22,12 @@ from lipkeras.models.emotion_cnn import EmotionCNN
 from lipkeras.models.fast_lipreader import FastLipReader
 from lipkeras.models.lipnet import LipNet
 from lipkeras.models.multi_motion_encoder import MultiMotionEncoder
+from lipkeras.models.pooled_cnn import PooledFeatureCNN
 from lipkeras.models.presets import PRESETS, build_model
 from lipkeras.models.visual_ctc_reader import VisualCTCReader
 
 __all__ = [
     "LipNet", "FastLipReader", "PRESETS", "build_model", "CharLanguageModel", "MultiMotionEncoder",
     "VisualCTCReader", "CrossModalReader", "CROSSMODAL_PRESETS", "build_language_model", "build_visual_reader",
-    "build_crossmodal", "EmotionCNN",
+    "build_crossmodal", "EmotionCNN", "PooledFeatureCNN",
 ]
