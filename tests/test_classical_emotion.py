@@ -132,6 +132,8 @@ def test_fusion(ravdess_small):
     assert both.shape == (24, 190)
     with pytest.raises(ValueError, match="same rows"):
         classical.early_fusion(X, X[:5])
+    blocks = classical.early_fusion(np.array([[1, 2, 3]]), np.array([[10, 20, 30, 40, 50, 60]]), num_stats=3)
+    np.testing.assert_array_equal(blocks, [[1, 10, 20, 2, 30, 40, 3, 50, 60]])
     pa = np.array([[0.6, 0.1, 0.3], [0.2, 0.2, 0.6]])  # labels a, b, calm
     pb = np.array([[0.5, 0.5], [0.1, 0.9]])  # labels b, a
     fused, labels = classical.late_fusion(pa, ("a", "b", "calm"), pb, ("b", "a"), "mean")

@@ -116,12 +116,21 @@ def load_classical(path) -> ClassicalEmotion:
     return model
 
 
-def early_fusion(*streams) -> np.ndarray:
-    """Streams' feature matrices ``[N, F_i]`` side by side ``[N, sum F_i]`` (one classifier on all)."""
+def early_fusion(*streams, num_stats: int | None = None) -> np.ndarray:
+    """Streams' feature matrices ``[N, F_i]`` side by side ``[N, sum F_i]`` (one classifier on all).
+
+    With ``num_stats`` (pooled vectors of that many statistic blocks, e.g. 3) the blocks are
+    interleaved, ``[mean_a, mean_b, std_a, std_b, range_a, range_b]``, so the result is again a
+    pooled vector of ``num_stats`` blocks (what ``PooledFeatureCNN`` reads)."""
     mats = [np.asarray(s, np.float32) for s in streams]
     if len({m.shape[0] for m in mats}) != 1:
         raise ValueError(f"early fusion needs the same rows in every stream, got {[m.shape for m in mats]}")
-    return np.concatenate(mats, 1)
+    if not num_stats:
+        return np.concatenate(mats, 1)
+    if any(m.shape[1] % num_stats for m in mats):
+        raise ValueError(f"early fusion: stream widths {[m.shape[1] for m in mats]} are not {num_stats} blocks each")
+    blocks = [np.split(m, num_stats, axis=1) for m in mats]
+    return np.concatenate([b[k] for k in range(num_stats) for b in blocks], 1)
 
 
 def restrict(probs, labels, keep, merge=None) -> np.ndarray:
