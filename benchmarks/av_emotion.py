@@ -205,7 +205,7 @@ def classical_part(args) -> dict:
     cache = Path(args.cache)
     out = {"kinds": {"gnb": "GaussianNB", "lda": "LDA (lsqr, Ledoit-Wolf shrinkage)",
                      "svm": f"linear SVM, Platt-calibrated (3-fold), C from {list(SVM_C)} on validation",
-                     "cnn": "PooledFeatureCNN (Conv1D 32, 64; dense 64), Adam, early stopping on validation"},
+                     "cnn": "PooledFeatureCNN (Conv1D 32, 64 along the features, stats as channels; flatten; dense 64), Adam, early stopping on validation"},
            "features": {"audio": f"{len(F.AUDIO_FEATURES)}: mean/std/range of {F.N_MFCC} MFCC + deltas + "
                                  "delta-deltas (64 mel bands, 25 ms / 10 ms)",
                         "face": f"{len(F.FACE_FEATURES)}: mean/std/range of {(len(F.FACE_FRAME_FEATURES) - 52) // 2} "

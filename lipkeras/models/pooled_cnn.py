@@ -2,7 +2,8 @@
 
 The vector's ``num_stats`` blocks (mean, std, range over the clip's frames) become channels over the
 per-frame features, so the convolutions run along the feature axis (MFCC order; or landmarks then
-blendshapes). Standardisation is the first layer, with the training features' ``mean``/``std`` in the
+blendshapes); the pooled maps are flattened, not averaged, so a pattern's position (which coefficient,
+which landmark) still counts. Standardisation is the first layer, with the training features' ``mean``/``std`` in the
 config, so a saved model takes raw pooled features. The classical baselines' Keras counterpart
 (``lipkeras.models.classical``).
 """
@@ -36,7 +37,7 @@ class PooledFeatureCNN(ConfigModel):
         for i, f in enumerate(filters):
             x = keras.layers.Conv1D(f, kernel_size, padding="same", activation="relu", name=f"conv{i + 1}")(x)
             x = keras.layers.MaxPooling1D(2, padding="same", name=f"pool{i + 1}")(x)
-        x = keras.layers.GlobalAveragePooling1D(name="average")(x)
+        x = keras.layers.Flatten(name="flatten")(x)  # keeps which features the patterns sit on
         x = keras.layers.Dropout(dropout, name="dropout")(x)
         x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
         probs = keras.layers.Dense(len(labels), activation="softmax", name="probabilities", dtype="float32")(x)
