@@ -24,7 +24,8 @@ calibrated linear SVM and the 1D CNN (``PooledFeatureCNN``) on pooled clip featu
 (c) label-matched pairs: a RAVDESS utterance paired with a FER face of the same emotion, for the 7
     emotions both have (calm left out). Train pairs: training actors' utterances with training faces;
     test pairs: test actors' utterances with validation faces; ``--pairs-per-utterance`` faces per
-    utterance. These are not audio-visual recordings: the two streams are independent given the
+    utterance (seeded; drawn with replacement only where an emotion has fewer faces than pairs,
+    e.g. disgust's validation faces). These are not audio-visual recordings: the two streams are independent given the
     label, so fusion here measures how two independent views of the label combine. Scored: each
     stream alone, early fusion (one classifier on both feature vectors) and late fusion (mean or
     product of the two stream classifiers' probabilities).
