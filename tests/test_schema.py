@@ -38,3 +38,59 @@ def test_wrong_frame_count_is_rejected():
     clip["num_frames"] = 5
     with pytest.raises(ValueError, match="frames must be"):
         schema.encode(clip)
+
+
+def test_blendshapes_roundtrip_and_records_without_them():
+    import pytest
+
+    clip = tiny_clip("s1/d", T=5)
+    clip["blendshapes"] = np.random.default_rng(1).uniform(size=(5, schema.NUM_BLENDSHAPES)).astype(np.float32)
+    data = schema.encode(clip)
+    ex = schema.parse(tf.constant(data), blendshapes=True)
+    assert bool(ex["has_blendshapes"]) and tuple(ex["blendshapes"].shape) == (5, 52)
+    np.testing.assert_allclose(ex["blendshapes"].numpy(), clip["blendshapes"])
+    np.testing.assert_allclose(schema.decode_numpy(data)["blendshapes"], clip["blendshapes"])
+    assert len(schema.BLENDSHAPE_NAMES) == 52 == len(set(schema.BLENDSHAPE_NAMES))
+    # a record written without them still reads: zeros and a flag, and none in decode_numpy
+    old = schema.encode(tiny_clip("s1/e", T=3))
+    ex = schema.parse(tf.constant(old), blendshapes=True)
+    assert not bool(ex["has_blendshapes"]) and tuple(ex["blendshapes"].shape) == (3, 52)
+    assert "blendshapes" not in schema.decode_numpy(old)
+    assert "blendshapes" not in schema.parse(tf.constant(data))  # not asked for: not parsed
+    clip["blendshapes"] = clip["blendshapes"][:4]
+    with pytest.raises(ValueError, match="blendshapes must be"):
+        schema.encode(clip)
+
+
+def test_blendshapes_of_a_real_clip(grid_sample):
+    """A bundled GRID clip through ``preprocess``: one row of 52 scores in [0, 1] per frame, in the record."""
+    from lipkeras.preprocess import landmarks as lmk
+    from lipkeras.preprocess.config import PreprocessConfig
+    from lipkeras.preprocess.process import process_video
+    from lipkeras.preprocess.sources import Item
+
+    path = sorted(grid_sample.glob("s1/*.mp4"))[0]
+    item = Item(path=str(path), kind="video", clip_id="s1/x", speaker="s1", transcript="x", label="",
+                attributes={}, split="train")
+    clip = process_video(item, PreprocessConfig(dataset="grid", rois=("mouth",), workers=1))
+    back = schema.decode_numpy(schema.encode(clip))
+    T = back["num_frames"]
+    assert T > 10 and back["blendshapes"].shape == (T, 52)
+    assert back["blendshapes"].min() >= 0.0 and back["blendshapes"].max() <= 1.0
+    assert back["blendshapes"].max() > 0.1  # not all zeros: the face was found
+    jaw = back["blendshapes"][:, schema.BLENDSHAPE_NAMES.index("jawOpen")]
+    assert jaw.std() > 0.005  # a speaking mouth opens and closes
+    # the landmarker's old API still returns landmarks only
+    with lmk.FaceLandmarker(video=False) as plain, lmk.FaceLandmarker(video=False, blendshapes=True) as both:
+        import cv2
+
+        cap = cv2.VideoCapture(str(path))
+        ok, bgr = cap.read()
+        cap.release()
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        pts = plain.detect(rgb)
+        assert pts.shape == (lmk.NUM_LANDMARKS, 2)
+        assert plain.detect_with_blendshapes(rgb)[1] is None
+        pts2, scores = both.detect_with_blendshapes(rgb)
+        np.testing.assert_allclose(pts, pts2, atol=1e-3)
+        assert scores.shape == (52,)

@@ -5,6 +5,9 @@
 * ``lipkeras.emotion.tflite_runtime``: the same face models run from a TFLite flatbuffer.
 * ``lipkeras.emotion.audio``: a speech model (``SpeechEmotionCRNN``, e.g. ``speech_emotion``) on
   audio files and the audio tracks of videos (``SpeechEmotionReader``).
+* ``lipkeras.emotion.features``: pooled clip features (MFCC statistics of the audio; landmark and
+  blendshape statistics of the face) for the classical baselines of ``lipkeras.models.classical``
+  (imported on its own, not here).
 
 What the models are lives in ``lipkeras.models`` and ``lipkeras.layers`` (the audio front end in
 ``lipkeras.layers.audio_features``); training in ``lipkeras.train``; scores in

@@ -9,8 +9,10 @@ decoder``), ``VisualCTCReader`` = ``MultiMotionEncoder`` + GRU + the decoder's f
 layer (``--stage visual``), and ``CrossModalReader`` joining them by cross-attention
 (``--stage integrate``); sizes in ``CROSSMODAL_PRESETS``.
 
-Emotion: ``EmotionCNN``, the design's mean-face CNN (faces → label probabilities), and
-``SpeechEmotionCRNN`` (raw 16 kHz waveform + lengths → label probabilities; ``embedding_model()``).
+Emotion: ``EmotionCNN``, the design's mean-face CNN (faces → label probabilities);
+``SpeechEmotionCRNN`` (raw 16 kHz waveform + lengths → label probabilities; ``embedding_model()``);
+``PooledFeatureCNN``, a 1D CNN on pooled clip features, beside the scikit-learn baselines of
+``lipkeras.models.classical``.
 """
 
 from lipkeras.models.char_language_model import CharLanguageModel
@@ -21,6 +23,7 @@ from lipkeras.models.emotion_cnn import EmotionCNN
 from lipkeras.models.fast_lipreader import FastLipReader
 from lipkeras.models.lipnet import LipNet
 from lipkeras.models.multi_motion_encoder import MultiMotionEncoder
+from lipkeras.models.pooled_cnn import PooledFeatureCNN
 from lipkeras.models.presets import PRESETS, build_model
 from lipkeras.models.speech_emotion import SpeechEmotionCRNN
 from lipkeras.models.visual_ctc_reader import VisualCTCReader
@@ -28,5 +31,5 @@ from lipkeras.models.visual_ctc_reader import VisualCTCReader
 __all__ = [
     "LipNet", "FastLipReader", "PRESETS", "build_model", "CharLanguageModel", "MultiMotionEncoder",
     "VisualCTCReader", "CrossModalReader", "CROSSMODAL_PRESETS", "build_language_model", "build_visual_reader",
-    "build_crossmodal", "EmotionCNN", "SpeechEmotionCRNN",
+    "build_crossmodal", "EmotionCNN", "SpeechEmotionCRNN", "PooledFeatureCNN",
 ]

@@ -45,6 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="images are already face crops (FER2013): resize only, no detection")
     g.add_argument("--auto-orient", action=argparse.BooleanOptionalAction, default=None,
                    help="turn videos and photos whose face is sideways or upside down upright (default on)")
+    g.add_argument("--blendshapes", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep the Face Landmarker's 52 blendshape scores per frame (default on)")
     g.add_argument("--audio", action=argparse.BooleanOptionalAction, default=None,
                    help="keep the audio track (16 kHz mono int16) in the records")
     g = p.add_argument_group("labels and splits")

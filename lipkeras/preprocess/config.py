@@ -36,6 +36,7 @@ class PreprocessConfig:
     audio: bool = False
     audio_rate: int = 16000
     aligned: bool = False
+    blendshapes: bool = True  # keep the Face Landmarker's 52 blendshape scores per frame (videos, images)
     auto_orient: bool = True  # turn sideways or upside-down videos/photos upright (face detector probe)
     shard_size: int = 100
     compression: str = "gzip"

@@ -4,6 +4,10 @@
 detector runs rarely), keeps the largest face in each frame, linearly interpolates frames
 where no face was found from their detected neighbours and smooths the track with a
 centred moving average.
+
+With ``blendshapes=True`` the landmarker also returns the bundled blendshapes model's 52 scores in
+[0, 1] per face (``BLENDSHAPE_NAMES`` order, MediaPipe's category index order): expression
+coefficients (``mouthSmileLeft``, ``browInnerUp``, ...) that ``lipkeras preprocess`` keeps per frame.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 from lipkeras._quiet import native_stderr_silenced  # (must precede the mediapipe import)
 from lipkeras.paths import FACE_LANDMARKER
 from lipkeras.preprocess.errors import SkipInput
+from lipkeras.records.schema import BLENDSHAPE_NAMES  # noqa: F401  (the 52 scores' order)
 
 NUM_LANDMARKS = 478
 
@@ -81,7 +86,8 @@ class FaceLandmarker(_Task):
     One instance per video in VIDEO mode: the tracker's state must not leak across clips.
     """
 
-    def __init__(self, video: bool = True, max_faces: int = 4, model_path: str | Path = FACE_LANDMARKER):
+    def __init__(self, video: bool = True, max_faces: int = 4, model_path: str | Path = FACE_LANDMARKER,
+                 blendshapes: bool = False):
         with native_stderr_silenced():
             from mediapipe.tasks.python import BaseOptions, vision
 
@@ -93,28 +99,42 @@ class FaceLandmarker(_Task):
             min_face_detection_confidence=0.5,
             min_face_presence_confidence=0.5,
             min_tracking_confidence=0.5,
+            output_face_blendshapes=bool(blendshapes),
         )
         self._video = video
+        self.blendshapes = bool(blendshapes)
         self._create(vision.FaceLandmarker, opts)
 
     def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> np.ndarray | None:
         """Landmarks ``[478, 2]`` in pixels of the largest face, or None when there is none."""
+        return self.detect_with_blendshapes(rgb, timestamp_ms)[0]
+
+    def detect_with_blendshapes(self, rgb: np.ndarray, timestamp_ms: int | None = None):
+        """``(landmarks [478, 2] in pixels, blendshape scores [52] float32)`` of the largest face;
+        ``(None, None)`` when there is none, scores None when built without ``blendshapes=True``."""
         image = self._image(rgb)
         if self._video:
             result = self._task.detect_for_video(image, int(timestamp_ms or 0))
         else:
             result = self._task.detect(image)
         if not result.face_landmarks:
-            return None
+            return None, None
         h, w = rgb.shape[:2]
-        best, best_area = None, -1.0
-        for face in result.face_landmarks:
+        best, best_area, best_i = None, -1.0, 0
+        for i, face in enumerate(result.face_landmarks):
             pts = np.array([(p.x * w, p.y * h) for p in face], np.float32)
             span = pts.max(0) - pts.min(0)
             area = float(span[0] * span[1])
             if area > best_area:
-                best, best_area = pts, area
-        return best
+                best, best_area, best_i = pts, area, i
+        scores = None
+        if self.blendshapes and result.face_blendshapes:
+            cats = result.face_blendshapes[best_i]
+            scores = np.zeros(len(BLENDSHAPE_NAMES), np.float32)
+            for c in cats:
+                scores[c.index] = c.score
+            scores = np.clip(scores, 0.0, 1.0)
+        return best, scores
 
 
 # Quarter turns are chosen by the bundled face detector's score: on upright GRID, LRS2, LRS3 and

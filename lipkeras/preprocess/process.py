@@ -60,17 +60,18 @@ def _turned(clip: dict, turns: int) -> dict:
 
 def process_video(item: Item, cfg: PreprocessConfig) -> dict:
     reader = vid.VideoReader(item.path, cfg.fps, audio=cfg.audio, audio_rate=cfg.audio_rate, max_seconds=cfg.max_seconds)
-    kept, raw, found = [], [], []
+    kept, raw, found, scores = [], [], [], []
     frames = iter(reader)
     head = list(itertools.islice(frames, PROBE_FRAMES))
     turns = lmk.upright_turns(head[::12]) if cfg.auto_orient else 0
-    with lmk.FaceLandmarker(video=True, max_faces=cfg.max_faces) as landmarker:
+    with lmk.FaceLandmarker(video=True, max_faces=cfg.max_faces, blendshapes=cfg.blendshapes) as landmarker:
         for i, rgb in enumerate(itertools.chain(head, frames)):
             if turns:
                 rgb = np.ascontiguousarray(np.rot90(rgb, turns))
-            pts = landmarker.detect(rgb, timestamp_ms=int(round(i * 1000.0 / cfg.fps)))
+            pts, bs = landmarker.detect_with_blendshapes(rgb, timestamp_ms=int(round(i * 1000.0 / cfg.fps)))
             found.append(pts is not None)
             raw.append(pts if pts is not None else np.zeros((lmk.NUM_LANDMARKS, 2), np.float32))
+            scores.append(bs if bs is not None else np.zeros(schema.NUM_BLENDSHAPES, np.float32))
             kept.append(_keep(rgb, cfg))
     detected = np.asarray(found, bool)
     if not detected.any():
@@ -79,6 +80,8 @@ def process_video(item: Item, cfg: PreprocessConfig) -> dict:
         raise SkipInput(f"face found in only {detected.mean():.0%} of frames (< {cfg.min_detected_fraction:.0%})")
     points = lmk.smooth(lmk.interpolate_missing(np.stack(raw), detected), cfg.smooth_window)
     clip = _turned(_finish(_base(item, cfg), kept, points, detected, cfg), turns)
+    if cfg.blendshapes:  # frames without a face: interpolated from their neighbours, like the landmarks
+        clip["blendshapes"] = lmk.interpolate_missing(np.stack(scores), detected)
     if cfg.audio and reader.audio is not None:
         clip["audio"], clip["audio_rate"] = reader.audio, cfg.audio_rate
     return clip
@@ -110,10 +113,12 @@ def process_image(item: Item, cfg: PreprocessConfig) -> dict:
     turns = lmk.upright_turns([rgb]) if cfg.auto_orient else 0
     if turns:
         rgb = np.ascontiguousarray(np.rot90(rgb, turns))
-    with lmk.FaceLandmarker(video=False, max_faces=cfg.max_faces) as landmarker:
-        pts = landmarker.detect(rgb)
+    with lmk.FaceLandmarker(video=False, max_faces=cfg.max_faces, blendshapes=cfg.blendshapes) as landmarker:
+        pts, bs = landmarker.detect_with_blendshapes(rgb)
     if pts is None:
         raise SkipInput("no face detected in image (pass --aligned if images are already face crops)")
+    if bs is not None:
+        clip["blendshapes"] = bs[None]
     return _turned(_finish(clip, [_keep(rgb, cfg)], pts[None], np.ones(1, bool), cfg), turns)
 
 

@@ -17,6 +17,9 @@ num_frames             int64      T (0 for audio-only records)
 landmarks/points       float      ``[T, K, 2]`` landmark summary in reference-face units
 landmarks/indices      int64[K]   face-mesh indices of those K points
 landmarks/detected     int64[T]   1 where MediaPipe found the face, 0 where interpolated
+blendshapes/scores     float      ``[T, 52]`` Face Landmarker blendshape scores in [0, 1], columns in
+                                  ``BLENDSHAPE_NAMES`` order (frames without a face interpolated
+                                  like the landmarks); absent in records written without them
 audio/pcm              bytes      int16 little-endian mono PCM ('' when not kept)
 audio/sample_rate      int64      16000 by default
 =====================  =========  ==========================================================
@@ -30,6 +33,21 @@ from typing import Any
 import numpy as np
 
 ROIS = ("mouth", "face")
+
+# The Face Landmarker's 52 blendshapes (ARKit names), in the model's category index order: the
+# columns of ``blendshapes/scores``.
+BLENDSHAPE_NAMES = (
+    "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+    "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft",
+    "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft",
+    "eyeLookUpRight", "eyeSquintLeft", "eyeSquintRight", "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft",
+    "jawOpen", "jawRight", "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft",
+    "mouthFrownRight", "mouthFunnel", "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft",
+    "mouthPressRight", "mouthPucker", "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower",
+    "mouthShrugUpper", "mouthSmileLeft", "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight",
+    "mouthUpperUpLeft", "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight",
+)
+NUM_BLENDSHAPES = len(BLENDSHAPE_NAMES)
 
 
 def _bytes(values):
@@ -86,13 +104,18 @@ def encode(clip: dict[str, Any]) -> bytes:
         feats["landmarks/points"] = _floats(clip["landmarks"])
         feats["landmarks/indices"] = _ints(clip["landmark_indices"])
         feats["landmarks/detected"] = _ints(clip["detected"])
+    if clip.get("blendshapes") is not None:
+        scores = np.asarray(clip["blendshapes"], np.float32)
+        if scores.shape != (T, NUM_BLENDSHAPES):
+            raise ValueError(f"blendshapes must be [T={T}, {NUM_BLENDSHAPES}], got {scores.shape}")
+        feats["blendshapes/scores"] = _floats(scores)
     if clip.get("audio") is not None:
         feats["audio/pcm"] = _bytes([np.asarray(clip["audio"], "<i2").tobytes()])
         feats["audio/sample_rate"] = _ints([clip.get("audio_rate", 16000)])
     return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
 
 
-def feature_spec(rois=("mouth",), audio: bool = False, landmarks: bool = False) -> dict:
+def feature_spec(rois=("mouth",), audio: bool = False, landmarks: bool = False, blendshapes: bool = False) -> dict:
     """``tf.io.parse_single_example`` spec for the parts a reader needs (others are skipped)."""
     from lipkeras._quiet import import_tensorflow
 
@@ -116,19 +139,24 @@ def feature_spec(rois=("mouth",), audio: bool = False, landmarks: bool = False) 
     if landmarks:
         spec["landmarks/points"] = tf.io.VarLenFeature(tf.float32)
         spec["landmarks/detected"] = tf.io.VarLenFeature(tf.int64)
+    if blendshapes:
+        spec["blendshapes/scores"] = tf.io.VarLenFeature(tf.float32)
     if audio:
         spec["audio/pcm"] = tf.io.FixedLenFeature([], s, default_value="")
         spec["audio/sample_rate"] = tf.io.FixedLenFeature([], tf.int64, default_value=16000)
     return spec
 
 
-def parse(serialized, rois=("mouth",), audio: bool = False, landmarks: bool = False) -> dict:
-    """Parse one serialized example into tensors; frames come back as uint8 ``[T, H, W, C]``."""
+def parse(serialized, rois=("mouth",), audio: bool = False, landmarks: bool = False, blendshapes: bool = False) -> dict:
+    """Parse one serialized example into tensors; frames come back as uint8 ``[T, H, W, C]``.
+
+    ``blendshapes=True`` adds ``blendshapes`` float32 ``[T, 52]`` and ``has_blendshapes`` (a bool
+    scalar): a record written without them reads as zeros ``[T, 52]`` with ``has_blendshapes`` False."""
     from lipkeras._quiet import import_tensorflow
 
     tf = import_tensorflow()
 
-    ex = tf.io.parse_single_example(serialized, feature_spec(rois, audio, landmarks))
+    ex = tf.io.parse_single_example(serialized, feature_spec(rois, audio, landmarks, blendshapes))
     T = tf.cast(ex["num_frames"], tf.int32)
     out = {k: ex[k] for k in ("clip_id", "source", "speaker", "split", "transcript", "label", "attributes", "fps")}
     out["num_frames"] = T
@@ -139,6 +167,12 @@ def parse(serialized, rois=("mouth",), audio: bool = False, landmarks: bool = Fa
     if landmarks:
         out["landmarks"] = tf.reshape(tf.sparse.to_dense(ex["landmarks/points"]), [T, -1, 2])
         out["detected"] = tf.sparse.to_dense(ex["landmarks/detected"])
+    if blendshapes:
+        scores = tf.sparse.to_dense(ex["blendshapes/scores"])
+        present = tf.size(scores) > 0
+        out["has_blendshapes"] = present
+        out["blendshapes"] = tf.cond(present, lambda: tf.reshape(scores, [T, NUM_BLENDSHAPES]),
+                                     lambda: tf.zeros([T, NUM_BLENDSHAPES], tf.float32))
     if audio:
         out["audio"] = tf.io.decode_raw(ex["audio/pcm"], tf.int16, little_endian=True)
         out["audio_rate"] = tf.cast(ex["audio/sample_rate"], tf.int32)
@@ -177,6 +211,8 @@ def decode_numpy(serialized: bytes) -> dict[str, Any]:
         out["landmark_indices"] = idx
         out["landmarks"] = np.asarray(f["landmarks/points"], np.float32).reshape(T, len(idx), 2)
         out["detected"] = np.asarray(f["landmarks/detected"], np.int64)
+    if "blendshapes/scores" in f:
+        out["blendshapes"] = np.asarray(f["blendshapes/scores"], np.float32).reshape(T, NUM_BLENDSHAPES)
     if "audio/pcm" in f:
         out["audio"] = np.frombuffer(f["audio/pcm"][0], "<i2")
         out["audio_rate"] = int(f["audio/sample_rate"][0])
