@@ -9,9 +9,11 @@ decoder``), ``VisualCTCReader`` = ``MultiMotionEncoder`` + GRU + the decoder's f
 layer (``--stage visual``), and ``CrossModalReader`` joining them by cross-attention
 (``--stage integrate``); sizes in ``CROSSMODAL_PRESETS``.
 
-Emotion: ``EmotionCNN``, the design's mean-face CNN (faces → label probabilities).
+Emotion: ``EmotionCNN``, the design's mean-face CNN (faces → label probabilities);
+``AVEmotionModel`` (speech + face streams, BEL or MoBEL fusion) with ``FaceClip3DCNN``.
 """
 
+from lipkeras.models.av_emotion import AVEmotionModel, FaceClip3DCNN, build_av_emotion
 from lipkeras.models.char_language_model import CharLanguageModel
 from lipkeras.models.crossmodal_presets import (CROSSMODAL_PRESETS, build_crossmodal, build_language_model,
                                                 build_visual_reader)
@@ -26,5 +28,5 @@ from lipkeras.models.visual_ctc_reader import VisualCTCReader
 __all__ = [
     "LipNet", "FastLipReader", "PRESETS", "build_model", "CharLanguageModel", "MultiMotionEncoder",
     "VisualCTCReader", "CrossModalReader", "CROSSMODAL_PRESETS", "build_language_model", "build_visual_reader",
-    "build_crossmodal", "EmotionCNN",
+    "build_crossmodal", "EmotionCNN", "AVEmotionModel", "FaceClip3DCNN", "build_av_emotion",
 ]
