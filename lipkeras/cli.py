@@ -171,9 +171,20 @@ def _transcribe(args) -> int:
         print("lipkeras transcribe: error: no videos found", file=sys.stderr)
         return 2
 
+    av_reader = _av_emotion_reader(None) if args.json and emotion is not None else None
+    av_reader = None if isinstance(av_reader, Exception) else av_reader
+
     def work(v):
-        return reader.transcribe(v, beam_width=args.beam, emotion=emotion, lm_weight=args.lm_weight,
-                                 ctc_weight=args.ctc_weight)
+        r = reader.transcribe(v, beam_width=args.beam, emotion=emotion, lm_weight=args.lm_weight,
+                              ctc_weight=args.ctc_weight)
+        if av_reader is not None:
+            from lipkeras.emotion.av import has_audio
+
+            if has_audio(v):  # the speaker's emotion from face and voice
+                e = av_reader.classify(v)
+                r["av_emotion"] = {k: e[k] for k in ("label", "probs", "confidence", "streams")} | {
+                    "model": av_reader.name}
+        return r
 
     return _each("transcribe", videos, "video", reader.name, args.json, work, _transcript_line, (SkipInput,))
 
@@ -220,6 +231,19 @@ def _inputs(inputs: list[str], extensions: tuple[str, ...]) -> list[str]:
     return out
 
 
+def _av_emotion_reader(name: str | None, required: bool = False):
+    """The audio-visual emotion model: the one named, else the shipped ``av_emotion`` if there is one
+    (``None`` when there is none and it is not ``required``; the error when it cannot be loaded)."""
+    from lipkeras.emotion.av import DEFAULT_AV_MODEL, AVEmotionReader
+
+    if name in ("none", "off"):
+        return None
+    try:
+        return AVEmotionReader(name or DEFAULT_AV_MODEL)
+    except (FileNotFoundError, ValueError) as exc:
+        return exc if (required or name) else None
+
+
 def _emotion(args) -> int:
     from lipkeras import _quiet
 
@@ -243,14 +267,30 @@ def _emotion(args) -> int:
     crops = reader.classify_face_crops([i for i in inputs if Path(i).suffix.lower() in IMAGE_EXTENSIONS
                                         and (args.aligned or reader.is_face_crop(i))])
 
+    av_reader = _av_emotion_reader(args.av_model, required=args.modality == "av")
+    if av_reader is not None and isinstance(av_reader, Exception):
+        print(f"lipkeras emotion: error: {av_reader}", file=sys.stderr)
+        return 2
+
     def work(i):
+        if args.modality != "face" and Path(i).suffix.lower() in VIDEO_EXTENSIONS and av_reader is not None:
+            from lipkeras.emotion.av import has_audio
+
+            if has_audio(i):
+                return av_reader.classify(i) | {"model": av_reader.name}
+            note = "no audio track: the face alone"  # a silent video: the face model, said
+            return reader.classify(i) | {"modality": "face", "model": reader.name, "note": note}
         r = crops[i] if i in crops else reader.classify(i, aligned=True if args.aligned else None)
         if isinstance(r, Exception):
             raise r
-        return r | {"model": reader.name}
+        return r | {"modality": "face", "model": reader.name}
 
     def show(i, r):
         line = f"{i}: {r['label']} ({r['probs'][r['label']]:.2f})"
+        if r.get("modality") == "av":
+            line += " [av: " + ", ".join(f"{k} {v['label']} {v['probs'][v['label']]:.2f}"
+                                        for k, v in r["streams"].items()) + "]"
+        line += f"\n  note: {r['note']}" if "note" in r else ""
         return line + (f"\n  warning: {r['warning']}" if "warning" in r else "")
 
     return _each("emotion", inputs, "input", reader.name, args.json, work, show, (SkipInput, OSError))
@@ -345,7 +385,13 @@ def build_parser() -> argparse.ArgumentParser:
     em.add_argument("inputs", nargs="+", metavar="INPUT", help="images, videos, or folders of them (recursive)")
     em.add_argument("--model", default=None, help="model path or name under saved_models/ (default fer_emotion)")
     em.add_argument("--aligned", action="store_true", help="images are already face crops: no face detection")
-    em.add_argument("--json", action="store_true", help="one JSON object per input")
+    em.add_argument("--json", action="store_true", help="one JSON object per input (with 'modality'; av: "
+                    "'streams', each stream's label and probabilities)")
+    em.add_argument("--modality", choices=("auto", "face", "av"), default="auto",
+                    help="auto (default): av for a video with an audio track when an audio-visual model ships, "
+                         "face otherwise; face: the face model only; av: the audio-visual model (a video without "
+                         "sound falls back to face, with a note)")
+    em.add_argument("--av-model", default=None, help="audio-visual model (default: the shipped av_emotion)")
     em.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                     help="compute precision (bfloat16: ~2× faster on CPUs with AMX/AVX512-BF16)")
     em.add_argument("--views", type=int, choices=VIEW_COUNTS, default=None, help=VIEWS_HELP)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lipkeras.emotion.av import to_model_faces  # noqa: F401  (the faces as the model reads them)
 from lipkeras.records.io import save_keras_atomic, write_json_atomic
 from lipkeras.train.config import AVEmotionConfig
 
@@ -124,23 +125,6 @@ def read_faces(paths, size: int, channels: int) -> np.ndarray:
         img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
         out[i] = img.reshape(size, size, channels)
     return out
-
-
-def to_model_faces(faces: np.ndarray, size: int, channels: int) -> np.ndarray:
-    """Face crops ``[..., H, W, C]`` (uint8 or float in [0, 1]) → float32 ``[..., size, size, channels]``."""
-    import cv2
-
-    faces = np.asarray(faces)
-    lead = faces.shape[:-3]
-    flat = faces.reshape((-1,) + faces.shape[-3:])
-    if flat.dtype == np.uint8:
-        flat = flat.astype(np.float32) / 255.0
-    if flat.shape[-1] == 3 and channels == 1:
-        flat = (flat @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
-    if flat.shape[1:3] != (size, size):
-        flat = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA).reshape(size, size, -1)
-                         for f in flat])
-    return flat.astype(np.float32).reshape(lead + (size, size, channels))
 
 
 def pad_waves(waves, max_samples: int = 0) -> tuple[np.ndarray, np.ndarray]:
