@@ -8,8 +8,7 @@ import pytest
 
 import lipkeras.models  # noqa: F401
 from lipkeras.layers.emotion_fusion import BELDecisionFusion, LabelAlignment, MoBELFusion
-from lipkeras.models.av_emotion import (AVEmotionModel, FaceClip3DCNN, key_frame_indices, key_frames,
-                                        speech_stand_in)
+from lipkeras.models.av_emotion import AVEmotionModel, FaceClip3DCNN, key_frame_indices, key_frames, speech_stand_in
 
 SPEECH = ("angry", "calm", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 FACE = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")

@@ -102,7 +102,7 @@ class AVEmotionReader:
             return {"label": self.labels[int(np.argmax(p))], "probs": {n: round(float(v), 4) for n, v in zip(self.labels, p)}}
 
         return {"input": source, **named(fused), "confidence": round(float(fused.max()), 4), "modality": "av",
-                "streams": {"speech": named(out["speech"]), "face": named(out["face"])}, "frames": int(len(faces)),
+                "streams": {"speech": named(out["speech"]), "face": named(out["face"])}, "frames": len(faces),
                 "key_frames": self.frames, "audio_seconds": round(len(wave) / self.sample_rate, 2)}
 
     def classify(self, path: str | Path) -> dict:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lipkeras.emotion.av import to_model_faces  # noqa: F401  (the faces as the model reads them)
+from lipkeras.emotion.av import to_model_faces
 from lipkeras.records.io import save_keras_atomic, write_json_atomic
 from lipkeras.train.config import AVEmotionConfig
 
@@ -157,11 +157,11 @@ def pair_examples(cfg: AVEmotionConfig, part: str, labels, size: int, channels: 
 def record_examples(cfg: AVEmotionConfig, split: str | None, labels, size: int, channels: int,
                     frames: int) -> dict:
     """Audio-visual records of ``split`` (``None``: all) as arrays: key frames ``[N, frames, S, S, C]``."""
+    import tensorflow as tf
+
     from lipkeras.models.av_emotion import key_frames
     from lipkeras.records.io import compression_of, list_shards
     from lipkeras.records.schema import decode_numpy
-
-    import tensorflow as tf
 
     shards = list_shards(cfg.data)
     if not shards:
