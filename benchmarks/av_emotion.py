@@ -68,14 +68,15 @@ def _streams(args):
     try:
         speech_path = resolve(args.speech_model)
         note = f"speech stream: {args.speech_model}"
+        speech = keras.saving.load_model(speech_path, compile=False)
+        meta_file = speech_path.parent / "lipkeras.json"
+        s_labels = tuple(getattr(speech, "labels", None) or json.loads(meta_file.read_text())["labels"])
     except FileNotFoundError:
-        stand_in = av_meta.get("speech_model", "runs/speech_stand_in")
-        speech_path = resolve(stand_in)
-        note = (f"speech stream: the STAND-IN {stand_in} ({args.speech_model} is not there yet); "
-                "re-run after it is merged")
-    speech = keras.saving.load_model(speech_path, compile=False)
-    meta_file = speech_path.parent / "lipkeras.json"
-    s_labels = tuple(getattr(speech, "labels", None) or json.loads(meta_file.read_text())["labels"])
+        if av is None:
+            raise
+        speech, s_labels = av._stream_models[0], tuple(av.config["speech_labels"])  # the one inside the AV model
+        note = (f"speech stream: the STAND-IN inside {args.av_model} ({av_meta.get('speech_model')}; "
+                f"{args.speech_model} is not there yet): re-run after it is merged")
     face = keras.saving.load_model(resolve(args.face_model), compile=False)
     face = face.folded() if hasattr(face, "folded") else face
     return speech, s_labels, face, tuple(face.labels), av, note

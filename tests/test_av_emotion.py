@@ -166,3 +166,14 @@ def test_av_model_with_3dcnn_trains_jointly():
     model.compile("adam", "sparse_categorical_crossentropy")
     history = model.fit(_inputs(), np.array([0, 4]), epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_features_of_still_faces_on_one_frame_equal_twelve_copies():
+    speech, face = _tiny_streams()
+    model = AVEmotionModel(speech, face, fusion="mobel", speech_labels=SPEECH)
+    x = _inputs()
+    x["faces"] = np.repeat(x["faces"][:, :1], 12, axis=1)
+    twelve = model.features_model().predict(x, verbose=0)
+    one = model.features_model(frames=1).predict({**x, "faces": x["faces"][:, :1]}, verbose=0)
+    for a, b in zip(twelve, one):
+        np.testing.assert_allclose(a, b, atol=1e-5)

@@ -165,6 +165,7 @@ class AVEmotionModel(ConfigModel):
         fused = self.fusion_layer(features)
         super().__init__(inputs={"waveform": waveform, "lengths": lengths, "faces": faces}, outputs=fused, **kwargs)
         self._features, self._streams = features, {"speech": speech_aligned, "face": face_aligned}
+        self._stream_models = (speech_model, face_model)
         self.config = dict(speech_model=keras.saving.serialize_keras_object(speech_model),
                            face_model=keras.saving.serialize_keras_object(face_model), labels=labels, fusion=fusion,
                            bel_mode=bel_mode, speech_labels=speech_labels, face_labels=face_labels, frames=frames,
@@ -190,8 +191,14 @@ class AVEmotionModel(ConfigModel):
         """Same inputs → ``{"probabilities", "speech", "face"}``: fused and per-stream probabilities on ``labels``."""
         return keras.Model(self.input, {"probabilities": self.outputs[0], **self._streams}, name=f"{self.name}_streams")
 
-    def features_model(self) -> keras.Model:
-        """Same inputs → what the fusion reads: ``[speech, face]`` aligned probabilities (BEL) or embeddings (MoBEL)."""
+    def features_model(self, frames: int | None = None) -> keras.Model:
+        """Same inputs → what the fusion reads: ``[speech, face]`` aligned probabilities (BEL) or embeddings
+        (MoBEL). ``frames``: the same streams (shared weights) on that many face frames instead, e.g. 1 for
+        still faces, whose 12 key frames would be copies (a per-frame face stream pools them to the same)."""
+        if frames and frames != self.key_frame_count:
+            config = {k: v for k, v in self.config.items() if k not in ("speech_model", "face_model")}
+            other = AVEmotionModel(*self._stream_models, **{**config, "frames": frames})
+            return other.features_model()
         return keras.Model(self.input, list(self._features), name=f"{self.name}_features")
 
     def fusion_head(self) -> keras.Model:

@@ -295,9 +295,12 @@ def train(cfg: AVEmotionConfig) -> dict:
         train_ds, val_ds = dataset(train_ex, True), dataset(val_ex, False)
     else:  # frozen streams: their outputs once, then the fusion alone
         t0 = time.perf_counter()
-        features = model.features_model()
-        tr_f = predict_examples(features, train_ex, frames)
-        va_f = predict_examples(features, val_ex, frames)
+        # still faces (pairs) through a per-frame face stream: one frame computes what 12 copies pool to
+        still = train_ex["faces"].shape[1] == 1 and val_ex["faces"].shape[1] == 1 and \
+            len(model._stream_models[1].inputs[0].shape) == 4
+        features = model.features_model(frames=1 if still else None)
+        tr_f = predict_examples(features, train_ex, 1 if still else frames)
+        va_f = predict_examples(features, val_ex, 1 if still else frames)
         print(f"stream outputs of {n_train + n_val} examples in {time.perf_counter() - t0:.1f} s", flush=True)
         fit_model = model.fusion_head()
         train_ds = tf.data.Dataset.from_tensor_slices((tuple(tr_f), train_ex["label"])).shuffle(
@@ -336,9 +339,10 @@ def train(cfg: AVEmotionConfig) -> dict:
                "val_examples": n_val, "parameters": int(model.count_params()), "trained_parameters": trainable,
                "joint": joint, "stopped_by_time_budget": budget.stopped_at is not None, "model": str(model_file)}
     if cfg.fusion == "bel" and cfg.bel_mode == "learned":
-        summary["stream_weights_per_class"] = {
-            lab: dict(zip(("speech", "face"), np.round(np.asarray(model.fusion_layer.stream_weights_per_class())[:, j],
-                                                       3).tolist())) for j, lab in enumerate(labels)}
+        per_class = np.asarray(model.fusion_layer.stream_weights_per_class())
+        summary["stream_weights_per_class"] = {lab: {"speech": round(float(per_class[0, j]), 3),
+                                                     "face": round(float(per_class[1, j]), 3)}
+                                               for j, lab in enumerate(labels)}
     write_json_atomic(out / "summary.json", summary)
     print(json.dumps(summary), flush=True)
     if cfg.ship:
