@@ -171,7 +171,8 @@ def _transcribe(args) -> int:
         print("lipkeras transcribe: error: no videos found", file=sys.stderr)
         return 2
 
-    av_reader = _av_emotion_reader(None) if args.json and emotion is not None else None
+    # --json with the default emotion model: also the audio-visual emotion of a video with sound
+    av_reader = _av_emotion_reader(None) if args.json and args.emotion_model is None else None
     av_reader = None if isinstance(av_reader, Exception) else av_reader
 
     def work(v):
@@ -267,7 +268,9 @@ def _emotion(args) -> int:
     crops = reader.classify_face_crops([i for i in inputs if Path(i).suffix.lower() in IMAGE_EXTENSIONS
                                         and (args.aligned or reader.is_face_crop(i))])
 
-    av_reader = _av_emotion_reader(args.av_model, required=args.modality == "av")
+    # auto: the audio-visual model for videos with sound, unless a face --model was named (the face it is)
+    wants_av = args.modality == "av" or (args.modality == "auto" and (args.av_model or not args.model))
+    av_reader = _av_emotion_reader(args.av_model, required=args.modality == "av") if wants_av else None
     if av_reader is not None and isinstance(av_reader, Exception):
         print(f"lipkeras emotion: error: {av_reader}", file=sys.stderr)
         return 2
@@ -388,8 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     em.add_argument("--json", action="store_true", help="one JSON object per input (with 'modality'; av: "
                     "'streams', each stream's label and probabilities)")
     em.add_argument("--modality", choices=("auto", "face", "av"), default="auto",
-                    help="auto (default): av for a video with an audio track when an audio-visual model ships, "
-                         "face otherwise; face: the face model only; av: the audio-visual model (a video without "
+                    help="auto (default): av for a video with an audio track when an audio-visual model ships "
+                         "and no face --model is named, face otherwise; face: the face model only; av: the audio-visual model (a video without "
                          "sound falls back to face, with a note)")
     em.add_argument("--av-model", default=None, help="audio-visual model (default: the shipped av_emotion)")
     em.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",

@@ -94,3 +94,18 @@ def test_export_and_serve(av_model, tmp_path):
     model = keras.saving.load_model(av_model / "model.keras", compile=False)
     x = {k: np.asarray(v, "int32" if k == "lengths" else "float32") for k, v in request["inputs"].items()}
     np.testing.assert_allclose(out["probabilities"], model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_transcribe_json_reports_the_av_emotion_of_a_video_with_sound(capsys):
+    from lipkeras.cli import main
+    from lipkeras.lipreader import resolve
+
+    _need_clip()
+    try:
+        resolve("av_emotion")
+    except FileNotFoundError:
+        pytest.skip("no shipped av_emotion")
+    assert main(["transcribe", str(CLIP), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert "text" in r and r["av_emotion"]["label"] in r["av_emotion"]["probs"]
+    assert set(r["av_emotion"]["streams"]) == {"speech", "face"} and r["av_emotion"]["model"] == "av_emotion"
