@@ -1,12 +1,16 @@
 """Audio, face and audio-visual emotion: what each part of the tutorial's path scores.
 
-    python benchmarks/av_emotion.py [--parts classical] [--ravdess ../shared/data/ravdess_speech]
+    python benchmarks/av_emotion.py [--parts classical,deep,fusion] [--ravdess ../shared/data/ravdess_speech]
                                     [--fer ../shared/data/fer2013/train] [--cremad ../shared/data/cremad_sample]
                                     [--fer-train-faces 4000] [--json benchmarks/results/av_emotion.json]
 
 Parts (``PARTS``, a registry: each part is a function of the parsed arguments returning its JSON
 figures; ``--parts a,b`` runs those, and each writes only its own key of the shared JSON, re-read
 just before the atomic write, so parts run at different times or by different people coexist):
+
+``deep`` and ``fusion``: the paper's path (``benchmarks/av_emotion_deep.py``: the CRNN speech
+stream, the pooled face stream and the shipped ``av_emotion`` on the CREMA-D clips; BEL learned /
+product / mean vs MoBEL vs each stream on label-matched test pairs).
 
 ``classical`` (``lipkeras.emotion.features`` + ``lipkeras.models.classical``): GaussianNB, LDA, a
 calibrated linear SVM and the 1D CNN (``PooledFeatureCNN``) on pooled clip features.
@@ -424,9 +428,16 @@ def write_part(path: Path, name: str, figures: dict) -> None:
     os.replace(tmp, path)
 
 
+# the paper's deep path (CRNN speech stream, face streams, BEL / MoBEL): benchmarks/av_emotion_deep.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from av_emotion_deep import part_deep, part_fusion  # noqa: E402
+
+PARTS["deep"], PARTS["fusion"] = part_deep, part_fusion
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--parts", default="classical", help=f"comma-separated, of: {', '.join(PARTS)}")
+    p.add_argument("--parts", default="classical,deep,fusion", help=f"comma-separated, of: {', '.join(PARTS)}")
     p.add_argument("--ravdess", default=str(SHARED / "ravdess_speech"))
     p.add_argument("--fer", default=str(SHARED / "fer2013" / "train"))
     p.add_argument("--cremad", default=str(SHARED / "cremad_sample"))
@@ -435,6 +446,9 @@ def main(argv=None) -> int:
     p.add_argument("--pairs-per-utterance", type=int, default=3)
     p.add_argument("--cache", default=str(Path.home() / ".cache" / "lipkeras" / "av_emotion"))
     p.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "av_emotion.json"))
+    p.add_argument("--speech-model", default="speech_emotion", help="deep/fusion: the speech stream")
+    p.add_argument("--face-model", default="fer_emotion", help="deep/fusion: the face stream")
+    p.add_argument("--av-model", default="av_emotion", help="deep/fusion: the audio-visual model")
     args = p.parse_args(argv)
     names = [n for n in args.parts.split(",") if n]
     unknown = [n for n in names if n not in PARTS]

@@ -178,9 +178,21 @@ def _transcribe(args) -> int:
         print("lipkeras transcribe: error: no videos found", file=sys.stderr)
         return 2
 
+    # --json with the default emotion model: also the audio-visual emotion of a video with sound
+    av_reader = _av_emotion_reader(None) if args.json and args.emotion_model is None else None
+    av_reader = None if isinstance(av_reader, Exception) else av_reader
+
     def work(v):
-        return reader.transcribe(v, beam_width=args.beam, emotion=emotion, lm_weight=args.lm_weight,
-                                 ctc_weight=args.ctc_weight)
+        r = reader.transcribe(v, beam_width=args.beam, emotion=emotion, lm_weight=args.lm_weight,
+                              ctc_weight=args.ctc_weight)
+        if av_reader is not None:
+            from lipkeras.emotion.av import has_audio
+
+            if has_audio(v):  # the speaker's emotion from face and voice
+                e = av_reader.classify(v)
+                r["av_emotion"] = {k: e[k] for k in ("label", "probs", "confidence", "streams")} | {
+                    "model": av_reader.name}
+        return r
 
     return _each("transcribe", videos, "video", reader.name, args.json, work, _transcript_line, (SkipInput,))
 
@@ -227,13 +239,35 @@ def _inputs(inputs: list[str], extensions: tuple[str, ...]) -> list[str]:
     return out
 
 
-def _modality(path: str, asked: str | None) -> str:
-    """``--modality``, else by the input: an audio file → audio; an image or a video → face."""
+def _av_emotion_reader(name: str | None, required: bool = False):
+    """The audio-visual emotion model: the one named, else the shipped ``av_emotion`` if there is one
+    (``None`` when there is none and it is not ``required``; the error when it cannot be loaded)."""
+    from lipkeras.emotion.av import DEFAULT_AV_MODEL, AVEmotionReader
+
+    if name in ("none", "off"):
+        return None
+    try:
+        return AVEmotionReader(name or DEFAULT_AV_MODEL)
+    except (FileNotFoundError, ValueError) as exc:
+        return exc if (required or name) else None
+
+
+def _modality(path: str, asked: str, av_ready: bool) -> str:
+    """What to read of one input. ``auto``: an audio file → audio; an image → face; a video → av when
+    it has an audio track and an audio-visual model is loaded (``av_ready``), else face."""
+    from lipkeras.preprocess.sources import IMAGE_EXTENSIONS
     from lipkeras.preprocess.video import AUDIO_EXTENSIONS
 
-    if asked:
+    suffix = Path(path).suffix.lower()
+    if asked != "auto":
         return asked
-    return "audio" if Path(path).suffix.lower() in AUDIO_EXTENSIONS else "face"
+    if suffix in AUDIO_EXTENSIONS:
+        return "audio"
+    if suffix in IMAGE_EXTENSIONS or not av_ready:
+        return "face"
+    from lipkeras.emotion.av import has_audio
+
+    return "av" if has_audio(path) else "face"
 
 
 def _emotion(args) -> int:
@@ -245,21 +279,26 @@ def _emotion(args) -> int:
     from lipkeras.preprocess.sources import IMAGE_EXTENSIONS
     from lipkeras.preprocess.video import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
 
-    if args.modality == "av":
-        print("lipkeras emotion: error: --modality av is not available yet (face and audio fusion); use face or "
-              "audio", file=sys.stderr)
-        return 2
     inputs = _inputs(args.inputs, IMAGE_EXTENSIONS + VIDEO_EXTENSIONS + AUDIO_EXTENSIONS)
     if not inputs:
         print("lipkeras emotion: error: no images, videos or audio files found", file=sys.stderr)
         return 2
-    modality = {i: _modality(i, args.modality) for i in inputs}
+    # auto: the audio-visual model for videos with sound, unless a face --model was named (the face it is)
+    any_video = any(Path(i).suffix.lower() in VIDEO_EXTENSIONS for i in inputs)
+    wants_av = args.modality == "av" or (args.modality == "auto" and any_video and (args.av_model or not args.model))
+    av_reader = _av_emotion_reader(args.av_model, required=args.modality == "av") if wants_av else None
+    if isinstance(av_reader, Exception):
+        print(f"lipkeras emotion: error: {av_reader}", file=sys.stderr)
+        return 2
+    modality = {i: _modality(i, args.modality, av_reader is not None) for i in inputs}
     readers = {}
-    try:
-        if "face" in modality.values():
+    try:  # the face model also reads silent videos under av
+        if {"face", "av"} & set(modality.values()):
             readers["face"] = EmotionReader(args.model, precision=args.precision, views=args.views)
         if "audio" in modality.values():
             readers["audio"] = SpeechEmotionReader(args.audio_model)
+        if "av" in modality.values():
+            readers["av"] = av_reader
     except (FileNotFoundError, ValueError) as exc:
         print(f"lipkeras emotion: error: {exc}", file=sys.stderr)
         return 2
@@ -269,19 +308,37 @@ def _emotion(args) -> int:
     crops = face.classify_face_crops([i for i in inputs if modality[i] == "face" and Path(i).suffix.lower()
                                       in IMAGE_EXTENSIONS and (args.aligned or face.is_face_crop(i))]) if face else {}
 
+    def stream(r):
+        return {"label": r["label"], "probs": r["probs"]}
+
     def work(i):
+        suffix = Path(i).suffix.lower()
+        if modality[i] != "face" and suffix in IMAGE_EXTENSIONS:
+            raise SkipInput(f"an image has no audio (--modality {modality[i]} reads audio files and videos)")
+        if modality[i] in ("face", "av") and suffix in AUDIO_EXTENSIONS:
+            raise SkipInput(f"an audio file has no face (--modality {modality[i]} reads images and videos)")
         if modality[i] == "audio":
-            if Path(i).suffix.lower() in IMAGE_EXTENSIONS:
-                raise SkipInput("an image has no audio (--modality audio reads audio files and videos)")
             r = readers["audio"].predict_file(i)
-        else:
-            r = crops[i] if i in crops else face.classify(i, aligned=True if args.aligned else None)
+            return r | {"model": readers["audio"].name, "modality": "audio", "streams": {"speech": stream(r)}}
+        if modality[i] == "av":
+            from lipkeras.emotion.av import has_audio
+
+            if has_audio(i):
+                return readers["av"].classify(i) | {"model": readers["av"].name}
+            r = face.classify(i)  # a silent video: the face model, said
+            return r | {"modality": "face", "model": face.name, "note": "no audio track: the face alone",
+                        "streams": {"face": stream(r)}}
+        r = crops[i] if i in crops else face.classify(i, aligned=True if args.aligned else None)
         if isinstance(r, Exception):
             raise r
-        return r | {"model": readers[modality[i]].name, "modality": modality[i], "streams": {modality[i]: r["probs"]}}
+        return r | {"model": face.name, "modality": "face", "streams": {"face": stream(r)}}
 
     def show(i, r):
         line = f"{i}: {r['label']} ({r['probs'][r['label']]:.2f}, {r['modality']})"
+        if r["modality"] == "av":
+            line += " [" + ", ".join(f"{k} {v['label']} {v['probs'][v['label']]:.2f}"
+                                     for k, v in r["streams"].items()) + "]"
+        line += f"\n  note: {r['note']}" if "note" in r else ""
         return line + (f"\n  warning: {r['warning']}" if "warning" in r else "")
 
     model_name = " + ".join(r.name for r in readers.values())
@@ -377,14 +434,18 @@ def build_parser() -> argparse.ArgumentParser:
                                     "the emotion in the speech of audio files and videos' audio tracks.")
     em.add_argument("inputs", nargs="+", metavar="INPUT",
                     help="images, videos, audio files, or folders of them (recursive)")
-    em.add_argument("--modality", choices=("face", "audio", "av"), default=None,
-                    help="what to read: face, audio (the speech), av (both, fused); default: audio for audio files, "
-                         "face for images and videos")
     em.add_argument("--model", default=None, help="face model path or name under saved_models/ (default fer_emotion)")
     em.add_argument("--audio-model", default=None,
                     help="speech model path or name under saved_models/ (default speech_emotion)")
     em.add_argument("--aligned", action="store_true", help="images are already face crops: no face detection")
-    em.add_argument("--json", action="store_true", help="one JSON object per input")
+    em.add_argument("--json", action="store_true", help="one JSON object per input, with 'modality' and 'streams' "
+                    "(each stream's label and probabilities)")
+    em.add_argument("--modality", choices=("auto", "face", "audio", "av"), default="auto",
+                    help="auto (default): audio for audio files, face for images, av for a video with an audio track "
+                         "when an audio-visual model ships and no face --model is named, else face; face: the face "
+                         "model; audio: the speech model (audio files, videos' audio); av: both fused (a video "
+                         "without sound falls back to face, with a note)")
+    em.add_argument("--av-model", default=None, help="audio-visual model (default: the shipped av_emotion)")
     em.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                     help="compute precision (bfloat16: ~2× faster on CPUs with AMX/AVX512-BF16)")
     em.add_argument("--views", type=int, choices=VIEW_COUNTS, default=None, help=VIEWS_HELP)

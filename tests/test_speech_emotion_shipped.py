@@ -58,11 +58,12 @@ def test_cli_emotion_on_audio(test_actor_wavs, tmp_path, capsys):
     lines = [json.loads(x) for x in out.strip().splitlines()]
     assert rc == 1  # one input failed, the other was read
     good = lines[0]
-    assert good["modality"] == "audio" and set(good["streams"]) == {"audio"} and good["model"] == NAME
-    assert good["label"] in good["probs"] and good["streams"]["audio"] == good["probs"]
+    assert good["modality"] == "audio" and set(good["streams"]) == {"speech"} and good["model"] == NAME
+    assert good["label"] in good["probs"] and good["streams"]["speech"]["probs"] == good["probs"]
     assert "error" in lines[1] and err.strip().splitlines() == [f"lipkeras emotion: {silent}: silent audio "
                                                                 f"(RMS -inf dBFS, under -60)"]
-    assert main(["emotion", str(test_actor_wavs[0]), "--modality", "av"]) == 2
+    assert main(["emotion", str(test_actor_wavs[0]), "--modality", "av"]) != 0
+    assert "an audio file has no face" in capsys.readouterr().err
 
 
 def test_cli_emotion_modality_audio_on_a_video(capsys):
@@ -73,7 +74,7 @@ def test_cli_emotion_modality_audio_on_a_video(capsys):
         pytest.skip(f"real data not available: {video}")
     assert main(["emotion", str(video), "--modality", "audio", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
-    assert r["modality"] == "audio" and set(r["streams"]) == {"audio"}
+    assert r["modality"] == "audio" and set(r["streams"]) == {"speech"}
 
 
 def test_evaluate_scores_audio_records(test_actor_wavs, tmp_path, capsys):

@@ -2,6 +2,8 @@
 
 * ``lipkeras.emotion.face``: a face model (``EmotionCNN``, e.g. ``fer_emotion``) on face crops,
   images and videos (``EmotionReader``), framing, test-time views, precision, calibration.
+* ``lipkeras.emotion.av``: the audio-visual model (``av_emotion``) on a video's face key frames and
+  voice (``AVEmotionReader``): per-stream and fused probabilities.
 * ``lipkeras.emotion.tflite_runtime``: the same face models run from a TFLite flatbuffer.
 * ``lipkeras.emotion.audio``: a speech model (``SpeechEmotionCRNN``, e.g. ``speech_emotion``) on
   audio files and the audio tracks of videos (``SpeechEmotionReader``).
@@ -36,6 +38,10 @@ from lipkeras.emotion.audio import DEFAULT_SPEECH_EMOTION_MODEL, SpeechEmotionRe
 
 
 def __getattr__(name):  # the TFLite runtime imports TensorFlow: only when asked for
+    if name in ("AVEmotionReader", "DEFAULT_AV_MODEL", "has_audio"):
+        import lipkeras.emotion.av as av
+
+        return getattr(av, name)
     if name == "TFLiteFaceClassifier":
         from lipkeras.emotion.tflite_runtime import TFLiteFaceClassifier
 

@@ -24,6 +24,9 @@ emotion models   ``serving_default``: ``faces`` float32 ``[B, S, S, C]`` in [0, 
 speech emotion   ``serving_default``: ``waveform`` float32 ``[B, N]`` in [-1, 1] at the model's
                  rate + ``lengths`` int32 ``[B]`` (real samples) → ``probabilities`` ``[B, K]``,
                  ``label`` ``[B]`` and ``embedding`` ``[B, E]`` (the fusion models' input).
+av emotion       ``serving_default``: ``waveform`` float32 ``[B, N]`` (16 kHz) + ``lengths`` int32
+                 ``[B]`` + ``faces`` float32 ``[B, 12, S, S, C]`` (key frames) → fused
+                 ``probabilities``, ``label``, ``speech_probabilities``, ``face_probabilities``.
 ===============  =========================================================================
 
 Beside the graph, ``assets.extra/lipkeras.json`` holds the vocabulary or labels, the
@@ -63,6 +66,8 @@ def model_kind(model) -> str:
         return "emotion"
     if isinstance(model, models.SpeechEmotionCRNN):
         return "speech_emotion"
+    if isinstance(model, models.AVEmotionModel):
+        return "av_emotion"
     if isinstance(model, models.CrossModalReader):
         return "crossmodal"
     names = getattr(model, "input_names", None) or [t.name for t in model.inputs]
@@ -82,7 +87,7 @@ def load(name_or_path: str):
     path = resolve(name_or_path)
     model = keras.saving.load_model(path, compile=False)
     kind = model_kind(model)
-    if kind in ("emotion", "speech_emotion"):
+    if kind in ("emotion", "speech_emotion", "av_emotion"):
         meta_file = path.parent / METADATA
         meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
         meta.setdefault("name", path.parent.name)
@@ -220,9 +225,30 @@ def _speech_emotion_endpoints(model, meta: dict) -> dict:
                                         tf.TensorSpec([None], tf.int32, name="lengths")])}
 
 
+def _av_emotion_endpoints(model) -> dict:
+    """``serving_default``: ``waveform`` [B, N] float32 + ``lengths`` [B] int32 + ``faces`` [B, 12, S, S, C]
+    float32 → fused ``probabilities``, ``label`` and each stream's probabilities on the same labels."""
+    streams = model.streams_model()
+    labels = tf.constant(list(model.labels))
+    size, channels = model.face_input_size
+
+    def serve(waveform, lengths, faces):
+        out = streams({"waveform": waveform, "lengths": lengths, "faces": faces}, training=False)
+        probs = out["probabilities"]
+        return {"probabilities": probs, "label": tf.gather(labels, tf.argmax(probs, -1)),
+                "speech_probabilities": out["speech"], "face_probabilities": out["face"]}
+
+    return {"serving_default": (serve, [tf.TensorSpec([None, None], tf.float32, name="waveform"),
+                                        tf.TensorSpec([None], tf.int32, name="lengths"),
+                                        tf.TensorSpec([None, model.key_frame_count, size, size, channels],
+                                                      tf.float32, name="faces")])}
+
+
 def endpoints(model, meta: dict, kind: str) -> dict:
     if kind == "speech_emotion":
         return _speech_emotion_endpoints(model, meta)
+    if kind == "av_emotion":
+        return _av_emotion_endpoints(model)
     return _emotion_endpoints(model, meta) if kind == "emotion" else _lip_reader_endpoints(model, meta, kind)
 
 
@@ -246,6 +272,15 @@ def export_metadata(model, meta: dict, kind: str, source: Path, name: str, versi
                                   "lengths": "int32 [B]: real samples of each row (padding is masked)"},
                    signatures={"serving_default": "waveform float32 [B,N] + lengths int32 [B] → probabilities, "
                                                   "label, embedding"})
+    elif kind == "av_emotion":
+        size, channels = model.face_input_size
+        out.update(labels=list(model.labels), fusion=model.config["fusion"], key_frames=model.key_frame_count,
+                   preprocessing={k: meta[k] for k in ("sample_rate", "max_seconds", "face_size", "face_side",
+                                                       "face_center_y") if k in meta},
+                   signatures={"serving_default": f"waveform float32 [B,N] (16 kHz, [-1,1]) + lengths int32 [B] + "
+                                                  f"faces float32 [B,{model.key_frame_count},{size},{size},"
+                                                  f"{channels}] in [0,1] → probabilities, label, "
+                                                  "speech_probabilities, face_probabilities"})
     elif kind == "emotion":
         _, size, _, channels = model.input_shape
         out.update(labels=list(model.labels), input_size=size, channels=channels, views=meta.get("views", 1),

@@ -8,11 +8,14 @@ Lip readers: ``SequenceMask``, ``MouthPreprocessing``, ``FrameFold``/``FrameUnfo
 Emotion: ``MeanFaceSubtraction``; ``FaceViews`` → ``ViewAverage`` (test-time augmentation).
 Audio front end (raw 16 kHz waveform in): ``LogMelSpectrogram`` → ``MFCC`` (+ deltas) →
 ``UtteranceNormalization`` → ``SpecAugment`` (training only).
+Audio-visual emotion fusion: ``LabelAlignment``, ``BELDecisionFusion`` (decision level),
+``MoBELFusion`` (feature level).
 """
 
 from lipkeras.layers.audio_features import MFCC, LogMelSpectrogram, SpecAugment, UtteranceNormalization
 from lipkeras.layers.conv3d_stem import Conv3DStem
 from lipkeras.layers.ctc_head import CTCHead
+from lipkeras.layers.emotion_fusion import BELDecisionFusion, LabelAlignment, MoBELFusion
 from lipkeras.layers.face_views import FaceViews, ViewAverage
 from lipkeras.layers.local_pool_attention import LocalPoolAttention
 from lipkeras.layers.mean_face_subtraction import MeanFaceSubtraction
@@ -29,8 +32,8 @@ from lipkeras.layers.transformer_decoder_layer import TransformerDecoderLayer
 from lipkeras.layers.weighted_dynamic_aggregation import WeightedDynamicAggregation
 
 __all__ = [
-    "MFCC", "CTCHead", "Conv3DStem", "FaceViews", "FrameFold", "FrameUnfold", "LocalPoolAttention", "LogMelSpectrogram",
-    "MeanFaceSubtraction", "MouthPreprocessing", "PadToBlank", "PositionwiseFeedForward", "ResNetTrunk", "ResidualBlock",
+    "MFCC", "BELDecisionFusion", "CTCHead", "Conv3DStem", "FaceViews", "FrameFold", "FrameUnfold", "LabelAlignment", "LocalPoolAttention", "LogMelSpectrogram",
+    "MeanFaceSubtraction", "MoBELFusion", "MouthPreprocessing", "PadToBlank", "PositionwiseFeedForward", "ResNetTrunk", "ResidualBlock",
     "SequenceMask", "SinusoidalPositionEncoding", "SpecAugment", "TransformerDecoder", "TransformerDecoderLayer",
     "UtteranceNormalization", "ViewAverage", "WeightedDynamicAggregation",
 ]

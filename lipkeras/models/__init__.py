@@ -13,8 +13,10 @@ Emotion: ``EmotionCNN``, the design's mean-face CNN (faces → label probabiliti
 ``SpeechEmotionCRNN`` (raw 16 kHz waveform + lengths → label probabilities; ``embedding_model()``);
 ``PooledFeatureCNN``, a 1D CNN on pooled clip features, beside the scikit-learn baselines of
 ``lipkeras.models.classical``.
+``AVEmotionModel`` (speech + face streams, BEL or MoBEL fusion) with ``FaceClip3DCNN``.
 """
 
+from lipkeras.models.av_emotion import AVEmotionModel, FaceClip3DCNN, build_av_emotion
 from lipkeras.models.char_language_model import CharLanguageModel
 from lipkeras.models.crossmodal_presets import (CROSSMODAL_PRESETS, build_crossmodal, build_language_model,
                                                 build_visual_reader)
@@ -31,5 +33,6 @@ from lipkeras.models.visual_ctc_reader import VisualCTCReader
 __all__ = [
     "LipNet", "FastLipReader", "PRESETS", "build_model", "CharLanguageModel", "MultiMotionEncoder",
     "VisualCTCReader", "CrossModalReader", "CROSSMODAL_PRESETS", "build_language_model", "build_visual_reader",
-    "build_crossmodal", "EmotionCNN", "SpeechEmotionCRNN", "PooledFeatureCNN",
+    "build_crossmodal", "EmotionCNN", "SpeechEmotionCRNN", "PooledFeatureCNN", "AVEmotionModel", "FaceClip3DCNN",
+    "build_av_emotion",
 ]

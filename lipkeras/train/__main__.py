@@ -22,7 +22,8 @@ from lipkeras.train.config import STAGE_CONFIGS, ClipSplitConfig, field_help, lo
 
 TRAINERS = {"lipnet": "lipkeras.train.lipreading", "decoder": "lipkeras.train.language_model",
             "visual": "lipkeras.train.visual", "integrate": "lipkeras.train.integrate",
-            "emotion": "lipkeras.train.emotion", "audio-emotion": "lipkeras.train.audio_emotion"}
+            "emotion": "lipkeras.train.emotion", "audio-emotion": "lipkeras.train.audio_emotion",
+            "av-emotion": "lipkeras.train.av_emotion"}
 BACKENDS = ("tensorflow", "jax", "torch")
 OPTIONAL_PATHS = ("train_ids", "val_ids", "test_ids", "train_split", "val_split", "init_from", "val_text", "val_data",
                   "from_tuner")

@@ -318,13 +318,62 @@ class AudioEmotionConfig(ClipSplitConfig):
                              f"{self.freq_pools!r}: one entry per conv block")
 
 
+@dataclasses.dataclass
+class AVEmotionConfig(TrainingConfig):
+    """``--stage av-emotion``: a speech stream + a face stream fused by BEL (decision level) or MoBEL
+    (feature level), on audio-visual records or on label-matched pairs (``lipkeras.train.av_emotion``)."""
+
+    STAGE = "av-emotion"
+    stage: str = "av-emotion"
+    data: str = option("pairs", "audio-visual records (face frames + audio + label), or pairs: label-matched "
+                       "RAVDESS utterances + FER faces")
+    speech_model: str = option("speech_emotion", "the speech stream: a .keras model or name under saved_models/ "
+                               "(waveform + lengths → probabilities, with an 'embedding' layer)")
+    speech_labels: str = option("", "the speech model's labels, comma-separated (empty: its own)")
+    face_model: str = option("fer_emotion", "the face stream: an EmotionCNN (pooled over the key frames), or "
+                             "clip3d: a fresh FaceClip3DCNN trained jointly")
+    face_labels: str = option("", "the face model's labels, comma-separated (empty: its own)")
+    labels: str = option("", "the fused labels, comma-separated (empty: every label of either stream)")
+    fusion: str = option("bel", "bel (decision level) or mobel (feature level)")
+    bel_mode: str = option("learned", "BEL: learned (per-class stream weights), product or mean")
+    stream_weights: str = option("", "BEL: per-stream weights speech,face (product/mean; learned starts there)")
+    mobel_units: int = option(256, "MoBEL: units of its sensory and orbitofrontal layers")
+    train_streams: bool = option(False, "also train the streams (joint); false: only the fusion, on their outputs")
+    frames: int = option(12, "face key frames per clip (evenly spaced)")
+    face_size: int = option(48, "clip3d: face side in pixels")
+    max_seconds: float = option(4.0, "audio kept per clip, seconds (0: all)")
+    train_split: str = option("train", "records: the split trained on (empty: all)")
+    val_split: str = option("val", "records: the split validated on")
+    speech_data: str = option("../shared/data/ravdess_speech", "pairs: RAVDESS speech (Actor_XX/*.wav)")
+    face_data: str = option("../shared/data/fer2013/train", "pairs: FER faces (<label>/*.png)")
+    train_actors: str = option("1-14", "pairs: RAVDESS actors of the training pairs")
+    val_actors: str = option("15-16", "pairs: RAVDESS actors of the validation pairs")
+    test_actors: str = option("17-20", "pairs: RAVDESS actors of the test pairs (benchmarks)")
+    face_val_fraction: float = option(0.1, "pairs: FER validation share (as --stage emotion)")
+    face_split_seed: int = option(0, "pairs: seed of the FER split (as --stage emotion)")
+    early_stopping_patience: int = option(10, "epochs without better validation accuracy before stopping (0: off)")
+    ship: str = option("", "copy the trained model here (e.g. saved_models/av_emotion)")
+    out: str = "runs/av_emotion"
+    epochs: int = 40
+    batch_size: int = 32
+    learning_rate: float = 1e-2
+    clipnorm: float = 0.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.fusion not in ("bel", "mobel"):
+            raise ValueError(f"fusion must be 'bel' or 'mobel', got {self.fusion!r}")
+        if self.bel_mode not in ("learned", "product", "mean"):  # lipkeras.layers.emotion_fusion.FUSION_MODES
+            raise ValueError(f"bel_mode must be learned, product or mean, got {self.bel_mode!r}")
+
+
 def int_list(text: str) -> tuple[int, ...]:
     """``"32,64,128"`` → ``(32, 64, 128)`` (comma-separated flags such as ``--filters``)."""
     return tuple(int(v) for v in str(text).split(",") if v.strip())
 
 
 STAGE_CONFIGS = {c.STAGE: c for c in (LipReadingConfig, DecoderConfig, VisualConfig, IntegrateConfig, EmotionConfig,
-                                       AudioEmotionConfig)}
+                                       AudioEmotionConfig, AVEmotionConfig)}
 
 
 def load_fields(path: str | Path) -> dict:
