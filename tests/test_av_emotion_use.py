@@ -42,7 +42,7 @@ def test_emotion_av_on_a_real_cremad_clip(av_model, capsys):
     _need_clip()
     assert main(["emotion", str(CLIP), "--modality", "av", "--av-model", str(av_model)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"{CLIP}: ") and "[av: speech" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith(f"{CLIP}: ") and ", av) [speech " in lines[0] and ", face " in lines[0]
     assert main(["emotion", str(CLIP), "--av-model", str(av_model), "--json"]) == 0  # auto: av (it has sound)
     r = json.loads(capsys.readouterr().out)
     assert r["modality"] == "av" and r["label"] in SPEECH and set(r["streams"]) == {"speech", "face"}
