@@ -113,12 +113,15 @@ def part_fusion(args) -> dict:
 
     from lipkeras.layers.emotion_fusion import BELDecisionFusion, LabelAlignment, MoBELFusion
     from lipkeras.models.av_emotion import fused_labels
+    from lipkeras.train.av_emotion import audio_window
     from lipkeras.train.config import AVEmotionConfig
 
     speech, s_labels, face, f_labels, av, note = _streams(args)
     print(note, flush=True)
     labels = tuple(av.labels) if av is not None else fused_labels(s_labels, f_labels)
-    cfg = AVEmotionConfig(speech_data=str(SHARED / "ravdess_speech"), face_data=str(SHARED / "fer2013" / "train"))
+    cfg = audio_window(AVEmotionConfig(speech_model=args.speech_model, speech_data=str(SHARED / "ravdess_speech"),
+                                       face_data=str(SHARED / "fer2013" / "train")))
+    print(f"audio: the centred {cfg.max_seconds:g} s window of each utterance", flush=True)
     _, size, _, channels = face.input_shape
     speech2, face2 = _two(speech, "speech2"), _two(face, "face2")
     t0 = time.perf_counter()
@@ -138,9 +141,10 @@ def part_fusion(args) -> dict:
     for mode in ("product", "mean"):
         rows[f"BEL {mode}"] = acc(np.asarray(BELDecisionFusion(len(labels), 2, mode, cov)([test["speech_a"],
                                                                                             test["face_a"]])))
-    if av is not None and av.config["fusion"] == "bel" and av.config["bel_mode"] == "learned":
-        rows["BEL learned (shipped av_emotion)"] = acc(av.fusion_head().predict([test["speech_a"], test["face_a"]],
-                                                                               verbose=0))
+    if av is not None and (av.config["fusion"] == "mobel" or av.config["bel_mode"] == "learned"):
+        key, name = ("_emb", "MoBEL") if av.config["fusion"] == "mobel" else ("_a", "BEL learned")
+        rows[f"{name} (shipped av_emotion)"] = acc(av.fusion_head().predict([test["speech" + key],
+                                                                            test["face" + key]], verbose=0))
     # learned BEL and MoBEL fitted here on the training pairs (validated on actors 15-16), frozen streams
     keras.utils.set_random_seed(0)
     for name, layer, key in (("BEL learned (fitted here)", BELDecisionFusion(len(labels), 2, "learned", cov), "_a"),

@@ -94,8 +94,10 @@ def test_bel_learned_fits_per_class_weights():
 
 
 def test_mobel_shapes_config_save_and_inhibition(tmp_path):
+    keras.utils.set_random_seed(0)  # the inhibition check below needs some active sensory units: seeded, not flaky
     layer = MoBELFusion(8, units=16, dropout=0.0)
-    x = [np.random.rand(3, 10).astype("float32"), np.random.rand(3, 6).astype("float32")]
+    rng = np.random.default_rng(0)
+    x = [rng.random((3, 10), dtype="float32"), rng.random((3, 6), dtype="float32")]
     out = _roundtrip(layer, x, tmp_path)
     assert out.shape == (3, 8) and np.allclose(out.sum(1), 1, atol=1e-5)
     assert MoBELFusion.from_config(layer.get_config()).get_config() == layer.get_config()
@@ -103,7 +105,8 @@ def test_mobel_shapes_config_save_and_inhibition(tmp_path):
     ofc = logits.orbitofrontal
     y0 = np.asarray(logits(x))
     ofc.kernel.assign(np.ones_like(np.asarray(ofc.kernel)))
-    assert (np.asarray(logits(x)) < y0).all()  # the orbitofrontal output inhibits the amygdala's
+    y1 = np.asarray(logits(x))
+    assert (y1 <= y0).all() and (y1 < y0).any()  # the orbitofrontal output inhibits the amygdala's
 
 
 def test_key_frames_evenly_spaced():

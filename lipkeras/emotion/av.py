@@ -3,8 +3,8 @@
 
 Faces go through the same MediaPipe landmarks + similarity warp as ``EmotionReader`` (the framing in
 the model's ``lipkeras.json``), the 12 key frames picked by ``lipkeras.models.av_emotion.key_frames``
-as in training; the audio is the video's first audio track at 16 kHz (``preprocess.video``), at most
-``max_seconds`` of it (as trained).
+as in training; the audio is the video's first audio track at 16 kHz (``preprocess.video``), its centred
+``max_seconds`` window (the speech stream's own, as trained).
 """
 
 from __future__ import annotations
@@ -84,11 +84,11 @@ class AVEmotionReader:
     def classify_clip(self, faces: np.ndarray, audio: np.ndarray, source: str = "") -> dict:
         """Fused and per-stream labels of a clip's face frames ``[T, H, W, C]`` and int16 (or float) audio."""
         from lipkeras.models.av_emotion import key_frames
+        from lipkeras.records.audio import centred
 
         wave = np.asarray(audio)
         wave = wave.astype(np.float32) / 32768.0 if wave.dtype == np.int16 else wave.astype(np.float32)
-        if self.max_seconds:
-            wave = wave[: int(self.max_seconds * self.sample_rate)]
+        wave = centred(wave, int(self.max_seconds * self.sample_rate))
         if len(wave) < 400:
             from lipkeras.preprocess.errors import SkipInput
 

@@ -13,7 +13,7 @@ label is not in ``labels`` are left out.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from lipkeras._quiet import import_tensorflow
 
@@ -29,6 +29,14 @@ def centre_crop_bounds(n: int, max_samples: int) -> tuple[int, int]:
         return 0, n
     start = (n - max_samples) // 2
     return start, start + max_samples
+
+
+def centred(wave, max_samples: int):
+    """The centred window of at most ``max_samples`` of a 1-D array (0: all): what evaluation and the readers use."""
+    if not max_samples:
+        return wave
+    start, stop = centre_crop_bounds(len(wave), max_samples)
+    return wave[start:stop]
 
 
 def audio_dataset(

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from lipkeras.emotion.av import to_model_faces
+from lipkeras.records.audio import centred
 from lipkeras.records.io import save_keras_atomic, write_json_atomic
 from lipkeras.train.config import AVEmotionConfig
 
@@ -60,7 +61,26 @@ def read_wav(path: str | Path, max_seconds: float = 0.0) -> np.ndarray:
 
         pcm = decode_audio(path, RAVDESS_RATE)
     wave = pcm.astype(np.float32) / (32768.0 if pcm.dtype != np.float32 else 1.0)
-    return wave[: int(max_seconds * RAVDESS_RATE)] if max_seconds else wave
+    return centred(wave, int(max_seconds * RAVDESS_RATE))
+
+
+def audio_window(cfg: AVEmotionConfig) -> AVEmotionConfig:
+    """``cfg`` with ``max_seconds`` resolved: 0 takes the speech model's own window, so the speech stream reads
+    the centred window it was trained and tested on, not another cut of the clip."""
+    import dataclasses
+    import json
+
+    if cfg.max_seconds > 0:
+        return cfg
+    seconds = 4.0
+    try:
+        from lipkeras.lipreader import resolve
+
+        meta = resolve(cfg.speech_model).parent / "lipkeras.json"
+        seconds = float(json.loads(meta.read_text()).get("max_seconds") or seconds) if meta.is_file() else seconds
+    except (FileNotFoundError, ValueError):
+        pass  # a stream built here (e.g. crnn): no window of its own
+    return dataclasses.replace(cfg, max_seconds=seconds)
 
 
 def ravdess_utterances(root: str | Path, actors) -> tuple[list[str], list[str]]:
@@ -180,7 +200,7 @@ def record_examples(cfg: AVEmotionConfig, split: str | None, labels, size: int, 
             if why:
                 skipped.append(f"{r['clip_id']}: {why}")
                 continue
-            waves.append(r["audio"].astype(np.float32) / 32768.0)
+            waves.append(centred(r["audio"].astype(np.float32) / 32768.0, int(cfg.max_seconds * RAVDESS_RATE)))
             faces.append(to_model_faces(key_frames(r["face"], frames), size, channels))
             ys.append(index[r["label"]])
             ids.append(r["clip_id"])
@@ -258,6 +278,7 @@ def train(cfg: AVEmotionConfig) -> dict:
     from lipkeras.train.emotion import save_curves
     from lipkeras.train.runner import checkpoint_callbacks, start_run
 
+    cfg = audio_window(cfg)
     out = start_run(cfg)
     model, _ = build(cfg)
     labels = model.labels

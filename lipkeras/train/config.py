@@ -341,7 +341,8 @@ class AVEmotionConfig(TrainingConfig):
     train_streams: bool = option(False, "also train the streams (joint); false: only the fusion, on their outputs")
     frames: int = option(12, "face key frames per clip (evenly spaced)")
     face_size: int = option(48, "clip3d: face side in pixels")
-    max_seconds: float = option(4.0, "audio kept per clip, seconds (0: all)")
+    max_seconds: float = option(0.0, "audio per clip: its centred window of this many seconds (0: the speech "
+                                "model's own window, max_seconds in its lipkeras.json; 4 s without one)")
     train_split: str = option("train", "records: the split trained on (empty: all)")
     val_split: str = option("val", "records: the split validated on")
     speech_data: str = option("../shared/data/ravdess_speech", "pairs: RAVDESS speech (Actor_XX/*.wav)")
