@@ -8,7 +8,8 @@ ASSETS = PACKAGE_ROOT / "assets"
 FACE_LANDMARKER = ASSETS / "face_landmarker.task"
 REFERENCE_FACE = ASSETS / "reference_face.npy"
 SAMPLES = PACKAGE_ROOT / "samples"
-GRID_SAMPLE = SAMPLES / "grid"
+GRID_SAMPLE = SAMPLES / "grid"  # ten GRID clips of speaker 1 with alignments (CC BY 4.0)
+CREMAD_SAMPLE = SAMPLES / "cremad"  # six CREMA-D audio-visual clips of actor 1001, one per emotion (ODbL / DbCL)
 
 
 def saved_models_dirs() -> list[Path]:

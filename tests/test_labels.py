@@ -79,6 +79,27 @@ def test_cremad_sample_videos_and_audio_tracks_are_found(shared_data):
     assert len(without_audio) == 6 and all("--audio" in s.reason for s in without_audio)
 
 
+def test_bundled_cremad_sample_is_the_shared_clips_one_per_emotion_and_packaged():
+    """``lipkeras/samples/cremad``: actor 1001's six clips, byte-identical to the hashes its README
+    lists, one per CREMA-D emotion, and shipped with the package (setup.cfg package_data)."""
+    import configparser
+    import hashlib
+    import re
+
+    from lipkeras.paths import CREMAD_SAMPLE
+
+    clips = sorted(CREMAD_SAMPLE.glob("*.flv"))
+    assert [lab.parse_cremad(c)["emotion"] for c in clips] == sorted(lab.CREMAD_EMOTIONS.values())
+    assert {lab.parse_cremad(c)["actor"] for c in clips} == {"1001"}
+    readme = (CREMAD_SAMPLE / "README.md").read_text()
+    listed = dict(re.findall(r"`(\S+\.flv)` \|[^|]*\| `([0-9a-f]{64})`", readme))
+    assert listed == {c.name: hashlib.sha256(c.read_bytes()).hexdigest() for c in clips}
+    assert "Open Database License" in readme and "Database Contents License" in readme and "Cao" in readme
+    cfg = configparser.ConfigParser()
+    cfg.read(Path(__file__).resolve().parents[1] / "setup.cfg")
+    assert "samples/cremad/*" in cfg["options.package_data"]["lipkeras"].split()
+
+
 def test_ravdess_speech_split_lists_keep_actors_apart():
     from lipkeras.paths import PACKAGE_ROOT
     from lipkeras.preprocess.splits import read_split_list

@@ -20,7 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 # One per module of the design, in its order.
 EXPECTED = ["01_preprocessing", "02_records_and_tf_data", "03_visual_module", "04_decoder_language_model",
-            "05_piecewise_training_and_integration", "06_emotion", "07_export_and_serving"]
+            "05_piecewise_training_and_integration", "06_emotion", "07_export_and_serving",
+            "08_audio_visual_emotion"]
 TEXT_ONLY = {"07_export_and_serving"}  # signatures and HTTP replies: text is what there is to see
 CELL_TIMEOUT = 600  # seconds; a notebook takes well under two minutes on 2 CPU cores
 
