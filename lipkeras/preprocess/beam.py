@@ -71,8 +71,7 @@ class ProcessClip(beam.DoFn):
             self._written.inc()
             self._frames.inc(int(result[2].get("frames", 0)))
         else:
-            self._skipped.inc()
-            log.warning("skipped %s: %s", item.path, result[1])
+            self._skipped.inc()  # the reason is logged and kept by the shard writer
         yield shard, (position, item, result)
 
 
@@ -134,13 +133,43 @@ def pipeline_options(pipeline_args=(), beam_runner: str | None = None) -> Pipeli
     if beam_runner:
         args += ["--runner", beam_runner]
     options = PipelineOptions(args)
+    worker = options.view_as(beam.options.pipeline_options.WorkerOptions)
+    if not any(a.startswith("--default_sdk_harness_log_level") for a in args):
+        worker.default_sdk_harness_log_level = "WARNING"  # not an INFO line per bundle from every worker
     # what the driver pickled (the DoFns, the items) must unpickle on the workers without its globals
     options.view_as(beam.options.pipeline_options.SetupOptions).save_main_session = False
     return options
 
 
+def local_runner(options: PipelineOptions):
+    """The runner for ``DirectRunner`` (or none named): Beam's FnApiRunner, or None for another runner.
+
+    Beam's DirectRunner first tries the Prism runner, which downloads a binary from GitHub (failing
+    offline), then falls back to the FnApiRunner for batch pipelines: this goes there directly, as
+    Beam's DirectRunner builds it (with the options, so the workers get them too). It honours
+    ``--direct_num_workers`` and ``--direct_running_mode`` (``multi_processing``: one process each)."""
+    if options.view_as(beam.options.pipeline_options.StandardOptions).runner not in (None, "DirectRunner"):
+        return None
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    provision = fn_runner.ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded))
+    return fn_runner.FnApiRunner(provision_info=provision)
+
+
+def counters(result) -> dict[str, int]:
+    """The ``lipkeras.preprocess`` counters of a finished pipeline (committed values, else attempted)."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    found = result.metrics().query(MetricsFilter().with_namespace(COUNTERS))["counters"]
+    return {c.key.metric.name: int(c.committed if c.committed is not None else c.attempted) for c in found}
+
+
 def run(input_path, output, cfg: PreprocessConfig, pipeline_args=(), beam_runner: str | None = None) -> dict:
-    """Preprocess ``input_path`` into ``output`` with Beam; returns the manifest it wrote."""
+    """Preprocess ``input_path`` into ``output`` with Beam; returns the manifest it wrote, with the
+    pipeline's counters under ``"beam_counters"`` (not written to ``manifest.json``)."""
     started = time.time()
     options = pipeline_options(pipeline_args, beam_runner)
     plan = pipe.plan_run(input_path, output, cfg)
@@ -148,11 +177,16 @@ def run(input_path, output, cfg: PreprocessConfig, pipeline_args=(), beam_runner
         log.warning("skipped %s: %s", sk.path, sk.reason)
     log.info("beam: %d clips in %d shards to write, %d shards resumed", sum(len(s.items) for s in plan.todo),
              len(plan.todo), len(plan.done))
-    with beam.Pipeline(options=options) as p:
-        build(p, plan, started)
+    p = beam.Pipeline(runner=local_runner(options), options=options)
+    build(p, plan, started)
+    result = p.run()
+    result.wait_until_finish()
     import json
 
-    return json.loads(rio.read_text(rio.join(plan.output, pipe.MANIFEST)))
+    manifest = json.loads(rio.read_text(rio.join(plan.output, pipe.MANIFEST)))
+    manifest["beam_counters"] = counters(result)
+    log.info("beam counters: %s", " ".join(f"{k}={v}" for k, v in sorted(manifest["beam_counters"].items())))
+    return manifest
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -117,12 +117,18 @@ def run(args: argparse.Namespace, extra: list[str] | None = None) -> int:
         return 2
     try:
         if runner == "beam":
+            root = logging.getLogger()
+            level = root.level
+            root.setLevel(logging.ERROR)  # Beam's import warns on the root logger about GCP clients it lacks
             try:
                 from lipkeras.preprocess.beam import run as run_beam
             except ImportError as exc:
                 print(f"lipkeras preprocess: error: --runner beam needs Apache Beam ({exc}); "
                       "pip install -e '.[beam]'", file=sys.stderr)
                 return 2
+            finally:
+                root.setLevel(level)
+            logging.getLogger("apache_beam").setLevel(logging.WARNING)  # per-bundle and worker INFO lines
             manifest = run_beam(args.input, args.output, cfg, extra, args.beam_runner)
         else:
             from lipkeras.preprocess.pipeline import run as run_pipeline
