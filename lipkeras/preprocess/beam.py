@@ -136,8 +136,6 @@ def pipeline_options(pipeline_args=(), beam_runner: str | None = None) -> Pipeli
     worker = options.view_as(beam.options.pipeline_options.WorkerOptions)
     if not any(a.startswith("--default_sdk_harness_log_level") for a in args):
         worker.default_sdk_harness_log_level = "WARNING"  # not an INFO line per bundle from every worker
-    # what the driver pickled (the DoFns, the items) must unpickle on the workers without its globals
-    options.view_as(beam.options.pipeline_options.SetupOptions).save_main_session = False
     return options
 
 

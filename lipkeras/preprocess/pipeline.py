@@ -101,7 +101,7 @@ def plan_run(input_path, output, cfg: PreprocessConfig) -> RunPlan:
     # Shards of an earlier run with another plan (other shard size, splits or inputs) would be read
     # together with the new ones: remove every shard-named file that this plan does not produce.
     planned = {sh.name for sh in shards}
-    stale = sorted(f for f in rio.glob_files(rio.join(out, rio.SHARD_GLOB)) if rio.basename(f) not in planned)
+    stale = sorted(f for f in rio.glob_in(out, rio.SHARD_GLOB) if rio.basename(f) not in planned)
     for f in stale:
         log.warning("removing %s: a shard of an earlier run that this run does not write", f)
         rio.remove(f)

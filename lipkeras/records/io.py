@@ -57,6 +57,11 @@ def glob_files(pattern) -> list[str]:
     return _gfile().glob(str(pattern)) if is_remote(pattern) else glob.glob(str(pattern))
 
 
+def glob_in(folder, pattern: str) -> list[str]:
+    """Files of ``folder`` matching ``pattern`` (the folder's own name taken literally when local)."""
+    return glob_files(join(folder if is_remote(folder) else glob.escape(str(folder)), pattern))
+
+
 def remove(path) -> None:
     """Delete a file; a missing one is fine (another attempt may have removed it)."""
     if is_remote(path):
@@ -131,8 +136,7 @@ class AtomicShardWriter:
 
 
 def remove_stale_temps(folder) -> list:
-    stale = (glob_files(join(folder, ".*.tfrecord.tmp-*")) if is_remote(folder)
-             else list(Path(folder).glob(".*.tfrecord.tmp-*")))
+    stale = glob_in(folder, ".*.tfrecord.tmp-*")
     for p in stale:
         remove(p)
     return stale
