@@ -196,3 +196,14 @@ def test_plan_is_shared_by_both_runners(grid_with_bad, tmp_path):
     plan = pipe.plan_run(grid_with_bad, tmp_path / "o", _cfg())
     assert sum(len(s.items) for s in plan.todo) == 12 and plan.done == [] and plan.skipped == []
     assert {s.split for s in plan.shards} == {"train", "val", "test"}
+
+
+def test_beam_module_entry_point_defaults_to_beam():
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    r = subprocess.run([sys.executable, "-m", "lipkeras.preprocess.beam", "--help"], capture_output=True, text=True,
+                       env=env, cwd=REPO, timeout=300)
+    assert r.returncode == 0 and r.stdout.startswith("usage: python -m lipkeras.preprocess.beam")
+    assert "--beam-runner" in r.stdout and "Beam pipeline options" in r.stdout
