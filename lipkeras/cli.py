@@ -567,7 +567,11 @@ def main(argv: list[str] | None = None) -> int:
         from lipkeras.records.arrays import main as export_npz
 
         return export_npz(argv[2:])
-    args = build_parser().parse_args(argv)
+    extra: list[str] = []
+    if argv[:1] == ["preprocess"]:  # flags it does not know are Beam pipeline options (--runner beam)
+        args, extra = build_parser().parse_known_args(argv)
+    else:
+        args = build_parser().parse_args(argv)
     if args.command == "records":  # export-npz returned above
         print("usage: lipkeras records export-npz DATA OUT.npz [options] (see `lipkeras records export-npz --help`)",
               file=sys.stderr)
@@ -575,7 +579,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "preprocess":
         from lipkeras.preprocess.cli import run
 
-        return run(args)
+        return run(args, extra)
     if args.command == "inspect":
         return _inspect(args)
     if args.command == "evaluate":

@@ -11,6 +11,9 @@ from pathlib import Path
 
 from lipkeras.preprocess.config import DATASETS, PreprocessConfig
 
+RUNNERS = ("local", "beam")
+BEAM_RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner")
+
 
 def _csv(kind):
     def parse(text: str):
@@ -21,13 +24,22 @@ def _csv(kind):
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="input folder (or one file with --dataset folder/ravdess/cremad)")
-    p.add_argument("output", help="output folder for shards and manifest.json (e.g. tfrecords/grid_s1)")
+    p.add_argument("output", help="output folder for shards and manifest.json (e.g. tfrecords/grid_s1, or any "
+                                  "tf.io.gfile path such as gs://bucket/grid_s1)")
     p.add_argument("--dataset", choices=DATASETS, default="folder",
                    help="layout: grid (INPUT/s*/ + INPUT/align/s*/), folder (videos + sidecar .txt/.align/labels.csv), "
                         "ravdess (labels from file names MM-VV-EE-II-SS-RR-AA), cremad (from ACTOR_SENTENCE_EMOTION_INTENSITY), "
                         "images (INPUT/<label>/*.png)")
     p.add_argument("--config", help="JSON or YAML file with PreprocessConfig fields; flags given here override it")
-    p.add_argument("--workers", type=int, help="parallel processes (default: all cores)")
+    p.add_argument("--workers", type=int, help="parallel processes of the local runner (default: all cores)")
+    g = p.add_argument_group("runner", "with --runner beam, flags not listed here are Beam pipeline options "
+                                       "(e.g. --direct_num_workers=2 --direct_running_mode=multi_processing, "
+                                       "--project, --region, --temp_location)")
+    g.add_argument("--runner", choices=RUNNERS, default=None,
+                   help="local: a process pool on this machine (default); beam: an Apache Beam pipeline "
+                        "(pip install -e '.[beam]')")
+    g.add_argument("--beam-runner", choices=BEAM_RUNNERS,
+                   help="the Beam runner (default DirectRunner); implies --runner beam")
     g = p.add_argument_group("frames and crops")
     g.add_argument("--fps", type=float, help="output frame rate (default 25)")
     g.add_argument("--rois", type=_csv(str), help="which crops to store: mouth,face (default both)")
@@ -82,11 +94,19 @@ def config_from_args(args: argparse.Namespace) -> PreprocessConfig:
     return PreprocessConfig(**fields)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, extra: list[str] | None = None) -> int:
+    """Run ``args``; ``extra`` (flags argparse did not know) are Beam pipeline options with ``--runner beam``."""
     from lipkeras import _quiet  # noqa: F401
-    from lipkeras.preprocess.pipeline import run as run_pipeline
+    from lipkeras.records import io as rio
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    extra = list(extra or [])
+    runner = args.runner or ("beam" if args.beam_runner else "local")
+    if runner == "local" and (extra or args.beam_runner):
+        what = " ".join(extra) if extra else f"--beam-runner {args.beam_runner}"
+        print(f"lipkeras preprocess: error: unrecognized arguments: {what} (Beam pipeline options need --runner beam)",
+              file=sys.stderr)
+        return 2
     try:
         cfg = config_from_args(args)
     except (ValueError, TypeError, OSError) as exc:
@@ -96,30 +116,63 @@ def run(args: argparse.Namespace) -> int:
         print(f"lipkeras preprocess: error: {args.input}: input not found", file=sys.stderr)
         return 2
     try:
-        manifest = run_pipeline(args.input, args.output, cfg, progress=not args.quiet)
+        if runner == "beam":
+            root = logging.getLogger()
+            level = root.level
+            root.setLevel(logging.ERROR)  # Beam's import warns on the root logger about GCP clients it lacks
+            try:
+                from lipkeras.preprocess.beam import run as run_beam
+            except ImportError as exc:
+                print(f"lipkeras preprocess: error: --runner beam needs Apache Beam ({exc}); "
+                      "pip install -e '.[beam]'", file=sys.stderr)
+                return 2
+            finally:
+                root.setLevel(level)
+            logging.getLogger("apache_beam").setLevel(logging.WARNING)  # per-bundle and worker INFO lines
+            manifest = run_beam(args.input, args.output, cfg, extra, args.beam_runner)
+        else:
+            from lipkeras.preprocess.pipeline import run as run_pipeline
+
+            manifest = run_pipeline(args.input, args.output, cfg, progress=not args.quiet)
     except (FileNotFoundError, ValueError, PermissionError) as exc:
         print(f"lipkeras preprocess: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lipkeras preprocess: interrupted; finished shards are kept, re-run to resume", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a failed Beam job (runner, options, workers): its first line
+        if runner != "beam":
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"lipkeras preprocess: error: the Beam pipeline failed: {type(exc).__name__}: {first}", file=sys.stderr)
+        return 1
     if not manifest["shards"] and not manifest["skipped"] and not manifest["excluded_by_split_list"]:
         print(f"lipkeras preprocess: {args.input}: no inputs found for --dataset {cfg.dataset}", file=sys.stderr)
     summary = {k: manifest[k] for k in ("written", "frames", "seconds", "splits")}
     summary["skipped"] = len(manifest["skipped"])
     summary["output"] = str(args.output)
+    summary["runner"] = runner
     if args.json:
         print(json.dumps(summary))
     else:
         fps = manifest["frames"] / manifest["seconds"] if manifest["seconds"] else 0.0
         print(f"wrote {manifest['written']} clips ({manifest['frames']} frames, {fps:.0f} frames/s) "
               f"to {args.output} in {manifest['seconds']:.1f} s; skipped {len(manifest['skipped'])}; "
-              f"splits {manifest['splits']}; manifest: {Path(args.output) / 'manifest.json'}")
+              f"splits {manifest['splits']}; manifest: {rio.join(args.output, 'manifest.json')}")
     return 0 if manifest["written"] > 0 else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m lipkeras.preprocess",
+def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    """Known flags, and the unknown ones kept for Beam (``run`` rejects them for the local runner)."""
+    return p.parse_known_args(argv)
+
+
+def main(argv: list[str] | None = None, runner: str | None = None) -> int:
+    """``runner="beam"``: ``python -m lipkeras.preprocess.beam``, the same flags with Beam as the default runner."""
+    prog = "python -m lipkeras.preprocess" + (".beam" if runner == "beam" else "")
+    p = argparse.ArgumentParser(prog=prog,
                                 description="Turn videos (or face images) into sharded TFRecords of mouth and face crops.")
     add_arguments(p)
-    return run(p.parse_args(argv))
+    if runner:
+        p.set_defaults(runner=runner)
+    return run(*parse(p, argv))

@@ -31,19 +31,48 @@ AUTOTUNE = tf.data.AUTOTUNE
 FIXED_MEAN, FIXED_STD = 0.421, 0.165
 
 
-def records(pattern, shuffle_files: bool = False, seed: int | None = None, cycle_length: int = 4) -> tf.data.Dataset:
-    """Raw serialized examples from every shard matching ``pattern`` (a folder, glob, file or list)."""
+def cluster_workers() -> int:
+    """Workers of the multi-worker cluster ``TF_CONFIG`` describes (its chief counts as one); 1 without one."""
+    import json
+    import os
+
+    try:
+        cluster = json.loads(os.environ.get("TF_CONFIG", "") or "{}").get("cluster", {})
+    except ValueError:
+        return 1
+    return max(1, len(cluster.get("worker", [])) + len(cluster.get("chief", [])))
+
+
+def auto_shard_policy(num_files: int, num_workers: int):
+    """FILE (each worker reads whole shards of its own) when every worker gets at least one shard
+    file, else DATA (every worker reads all files and keeps every n-th record): FILE with fewer
+    files than workers would leave workers without data."""
+    if num_workers > 1 and num_files >= num_workers:
+        return tf.data.experimental.AutoShardPolicy.FILE
+    return tf.data.experimental.AutoShardPolicy.DATA
+
+
+def records(pattern, shuffle_files: bool = False, seed: int | None = None, cycle_length: int = 4,
+            num_workers: int | None = None) -> tf.data.Dataset:
+    """Raw serialized examples from every shard matching ``pattern`` (a folder, glob, file or list;
+    local or any ``tf.io.gfile`` path such as ``gs://``, ``s3://``). Under a multi-worker strategy the
+    dataset is split across ``num_workers`` (default: the ``TF_CONFIG`` cluster's) by
+    :func:`auto_shard_policy`."""
     files = rio.list_shards(pattern)
     compression = rio.compression_of(files[0])
     ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle_files:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    return ds.interleave(
+    ds = ds.interleave(
         lambda f: tf.data.TFRecordDataset(f, compression_type=compression, buffer_size=1 << 22),
         cycle_length=min(cycle_length, len(files)),
         num_parallel_calls=AUTOTUNE,
         deterministic=not shuffle_files,
     )
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = auto_shard_policy(
+        len(files), cluster_workers() if num_workers is None else num_workers)
+    return ds.with_options(options)
 
 
 def normalize(frames, length, mode: str | None = "clip", mean: float = FIXED_MEAN, std: float = FIXED_STD):
@@ -65,9 +94,8 @@ def normalize(frames, length, mode: str | None = "clip", mean: float = FIXED_MEA
 def read_ids(clip_ids) -> list[str]:
     """Clip ids from a list, or from a text file with one id per line (a committed split list)."""
     if isinstance(clip_ids, (str, bytes)) or hasattr(clip_ids, "__fspath__"):
-        from pathlib import Path
-
-        return [line.strip() for line in Path(clip_ids).read_text().splitlines() if line.strip()]
+        path = clip_ids.decode() if isinstance(clip_ids, bytes) else clip_ids
+        return [line.strip() for line in rio.read_text(path).splitlines() if line.strip()]
     return [str(i) for i in clip_ids]
 
 

@@ -64,9 +64,29 @@ def masked_crc32c(data: bytes) -> int:
 
 
 def _open(path: str):
-    with open(path, "rb") as fh:
+    from lipkeras.records.io import open_binary  # local files with open(), gs:// etc. with tf.io.gfile
+
+    with open_binary(path) as fh:
         magic = fh.read(2)
-    return gzip.open(path, "rb") if magic == GZIP_MAGIC else open(path, "rb")
+    if magic != GZIP_MAGIC:
+        return open_binary(path)
+    if isinstance(path, str) and "://" in path:
+        return _RemoteGzip(open_binary(path))
+    return gzip.open(path, "rb")
+
+
+class _RemoteGzip(gzip.GzipFile):
+    """A gzip stream over a ``tf.io.gfile`` file that closes that file too."""
+
+    def __init__(self, raw):
+        self._raw = raw
+        super().__init__(fileobj=raw, mode="rb")
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
 
 
 def read_records(path: str, verify_data: bool = False) -> Iterator[bytes]:
