@@ -7,7 +7,7 @@ from lipkeras import _quiet
 
 tf = _quiet.import_tensorflow()
 
-from lipkeras.train.strategy import STRATEGIES, canonical_name, describe, get_strategy
+from lipkeras.train.strategy import STRATEGIES, canonical_name, describe, distributable, get_strategy
 
 
 @pytest.mark.parametrize("name", ["default", "mirrored", "one-device"])
@@ -38,9 +38,31 @@ def test_describe_states_the_per_replica_batch():
         num_replicas_in_sync = 2
 
     assert describe(TwoReplicas(), 16) == ("strategy TwoReplicas: 2 replicas, global batch 16 = 8 per replica; "
-                                           "learning rate not scaled")
+                                           "learning rate not scaled; training batches smaller than the global "
+                                           "batch dropped")
     assert "7.50 (uneven) per replica" in describe(TwoReplicas(), 15)
-    assert "1 replica, global batch 4 = 4 per replica" in describe(get_strategy("default"), 4)
+    one = describe(get_strategy("default"), 4)
+    assert "1 replica, global batch 4 = 4 per replica" in one and "dropped" not in one
+
+
+class TwoLocalReplicas:
+    num_replicas_in_sync = 2
+
+
+def test_training_batches_smaller_than_the_global_batch_are_dropped_with_replicas():
+    # 5 examples in global batches of 2: the last batch of 1 would leave a replica with none
+    data = tf.data.Dataset.range(5).map(lambda i: ({"x": tf.fill([3], i)}, i)).batch(2)
+    kept = [int(y.shape[0]) for _, y in distributable(data, TwoLocalReplicas(), 2, examples=5)]
+    assert kept == [2, 2]
+    assert [int(y.shape[0]) for _, y in distributable(data, get_strategy("default"), 2, examples=5)] == [2, 2, 1]
+    assert [int(y.shape[0]) for _, y in distributable(data, TwoLocalReplicas())] == [2, 2, 1]  # validation
+
+
+def test_fewer_training_examples_than_the_global_batch_is_an_error_with_replicas():
+    data = tf.data.Dataset.range(3).batch(4).repeat()  # filtered, it would never yield a batch
+    with pytest.raises(ValueError, match="3 training examples make no full global batch of 4, which 2 replicas "
+                                         "need: lower --batch-size"):
+        distributable(data, TwoLocalReplicas(), 4, examples=3)
 
 
 def test_config_keeps_the_canonical_name_and_refuses_an_unknown_one():

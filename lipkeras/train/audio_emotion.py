@@ -130,7 +130,7 @@ def train(cfg: AudioEmotionConfig) -> dict:
                                                        patience=cfg.early_stopping_patience))
     t0 = time.perf_counter()
     # the tf.data pipeline shuffles; Keras' default shuffle=True would only warn that it ignores it
-    history = model.fit(distributable(train_ds.map(model_inputs), strategy),
+    history = model.fit(distributable(train_ds.map(model_inputs), strategy, cfg.batch_size, counts['train']),
                         validation_data=distributable(val_ds.map(model_inputs), strategy), epochs=cfg.epochs,
                         steps_per_epoch=steps, callbacks=callbacks, verbose=2, shuffle=False)
     seconds = time.perf_counter() - t0

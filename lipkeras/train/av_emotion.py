@@ -324,7 +324,8 @@ def train(cfg: AVEmotionConfig) -> dict:
         callbacks.insert(2, keras.callbacks.EarlyStopping("val_accuracy", mode="max",
                                                           patience=cfg.early_stopping_patience))
     t0 = time.perf_counter()
-    history = fit_model.fit(distributable(train_ds, strategy), validation_data=distributable(val_ds, strategy),
+    history = fit_model.fit(distributable(train_ds, strategy, cfg.batch_size, n_train),
+                            validation_data=distributable(val_ds, strategy),
                             epochs=cfg.epochs, callbacks=callbacks, verbose=2,
                             steps_per_epoch=cfg.steps_per_epoch or None, shuffle=False)
     seconds = time.perf_counter() - t0

@@ -449,7 +449,7 @@ def train(cfg: EmotionConfig) -> dict:
                                                            min_lr=cfg.min_learning_rate, verbose=1))
     t0 = time.perf_counter()
     # the tf.data pipeline shuffles; Keras' default shuffle=True would only warn that it ignores it
-    history = model.fit(distributable(train_ds, strategy), validation_data=distributable(val_ds, strategy),
+    history = model.fit(distributable(train_ds, strategy, cfg.batch_size, train_faces), validation_data=distributable(val_ds, strategy),
                         epochs=cfg.epochs, callbacks=callbacks, verbose=2, steps_per_epoch=cfg.steps_per_epoch or None,
                         shuffle=False)
     seconds = time.perf_counter() - t0

@@ -80,4 +80,5 @@ def train(cfg: IntegrateConfig) -> dict:
         save_keras_atomic(lm, out / "lm.keras")
     fit_ds = train_ds.map(lambda b: with_tokens(b, DEFAULT.sos, DEFAULT.eos)).repeat()
     return fit(cfg, model, fit_ds, steps, DecodeMetrics(val_ds, cfg.examples, recognize=_GreedyAttention()),
-               monitor="val_wer", extra={"train_clips": n_train, "visual": cfg.visual, "decoder": cfg.decoder})
+               monitor="val_wer", extra={"train_clips": n_train, "visual": cfg.visual, "decoder": cfg.decoder},
+               train_examples=n_train)

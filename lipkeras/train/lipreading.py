@@ -81,4 +81,4 @@ def train(cfg: LipReadingConfig) -> dict:
     print(f"model {cfg.model}: {model.count_params():,} parameters", flush=True)
     init_weights(model, cfg)
     return fit(cfg, model, train_ds.map(as_xy).repeat(), steps, DecodeMetrics(val_ds, cfg.examples, cfg.beam_width),
-               monitor="val_wer", extra={"train_clips": n_train})
+               monitor="val_wer", extra={"train_clips": n_train}, train_examples=n_train)

@@ -149,7 +149,7 @@ def strategy_fields(cfg, strategy) -> dict:
 
 
 def fit(cfg, model, fit_ds, steps: int, metrics_callback, monitor: str, mode: str = "min",
-        samples_per_epoch: int | None = None, extra: dict | None = None) -> dict:
+        samples_per_epoch: int | None = None, extra: dict | None = None, train_examples: int | None = None) -> dict:
     """``model.fit`` with the house callbacks (``checkpoint_callbacks`` + TensorBoard + time budget);
     writes and returns ``summary.json``'s dict."""
     import keras
@@ -159,7 +159,7 @@ def fit(cfg, model, fit_ds, steps: int, metrics_callback, monitor: str, mode: st
 
     out = Path(cfg.out)
     strategy = get_strategy(cfg.strategy)
-    fit_ds = distributable(fit_ds, strategy)
+    fit_ds = distributable(fit_ds, strategy, cfg.batch_size, train_examples)
     budget = TimeBudget(cfg.max_minutes)
     callbacks = [
         EpochTimer(),

@@ -65,15 +65,28 @@ def _create(key: str):
     return tf.distribute.TPUStrategy(resolver)
 
 
+def num_workers(strategy) -> int:
+    """How many processes (workers) the strategy's replicas are spread over: 1 but under multi-worker."""
+    return int(getattr(getattr(strategy, "extended", None), "_num_workers", 1) or 1)
+
+
+def strategy_name(strategy) -> str:
+    """The strategy's public class name (``tf.distribute.MultiWorkerMirroredStrategy`` is implemented
+    by a class named ``CollectiveAllReduceStrategy``)."""
+    name = type(strategy).__name__
+    return "MultiWorkerMirroredStrategy" if name == "CollectiveAllReduceStrategy" else name
+
+
 def describe(strategy, global_batch: int) -> str:
     """The line each stage prints at its start: replicas, the global and per-replica batch, the rate."""
     replicas = strategy.num_replicas_in_sync
-    workers = getattr(getattr(strategy, "extended", None), "_num_workers", 1) or 1
+    workers = num_workers(strategy)
     per_replica = global_batch / replicas
     per_text = f"{per_replica:g}" if per_replica == int(per_replica) else f"{per_replica:.2f} (uneven)"
     where = f" on {workers} workers" if workers > 1 else ""
-    return (f"strategy {type(strategy).__name__}: {replicas} replica{'s' if replicas > 1 else ''}{where}, "
-            f"global batch {global_batch} = {per_text} per replica; learning rate not scaled")
+    dropped = "; training batches smaller than the global batch dropped" if replicas > 1 else ""
+    return (f"strategy {strategy_name(strategy)}: {replicas} replica{'s' if replicas > 1 else ''}{where}, "
+            f"global batch {global_batch} = {per_text} per replica; learning rate not scaled{dropped}")
 
 
 def synchronize_batch_norm(model, strategy) -> int:
@@ -126,12 +139,77 @@ def clip_after_all_reduce(optimizer, strategy) -> bool:
     return True
 
 
+def fit_like_one_device(model, strategy) -> list[str]:
+    """Work around two places where Keras 3's TensorFlow trainer treats a model built under a
+    strategy differently from one device (keras-team/keras#20585, #20329); returns what it changed.
+
+    * ``fit``/``evaluate`` first build the model (and its loss and metrics) from a first batch: under
+      a strategy Keras takes it from an iterator of the dataset made for the purpose, and then
+      starts training from a second iterator. A dataset that reshuffles each iteration
+      (``shuffle(..., reshuffle_each_iteration=True)``, as the emotion stage's) therefore trains on
+      the order of its *second* pass, not the first as on one device; across workers that batch is
+      moreover all-reduced with ``strategy.reduce``, which there does not map over a nested batch
+      ("Attempt to convert a value ({'frames': PerReplica...}) with an unsupported type (<class
+      'dict'>) to a Tensor"). The build needs only the batch's structure, shapes and dtypes: here
+      it reads them from the dataset's ``element_spec``, without iterating.
+    * across workers, each step's logs (scalars: the loss and metric results) are averaged across
+      replicas with ``strategy.reduce("MEAN", value, axis=0)``, an axis a scalar lacks ("Invalid
+      reduction dimension 0 for input with 0 dimensions"); scalars are averaged over the replicas
+      instead, as Keras does under MirroredStrategy (``_average_scalar_logs_across_workers``)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow" or getattr(model, "_distribute_strategy", None) is None:
+        return []
+    keras_build = model._maybe_symbolic_build
+
+    def maybe_symbolic_build(iterator=None, data_batch=None):
+        spec = getattr(getattr(iterator, "data_adapter", None), "get_tf_dataset", None)
+        if iterator is not None and spec is not None:
+            return keras_build(data_batch=spec().element_spec)  # TensorSpecs: shape and dtype suffice
+        return keras_build(iterator=iterator, data_batch=data_batch)
+
+    model._maybe_symbolic_build = maybe_symbolic_build
+    changed = ["build from the element spec"]
+    if num_workers(strategy) > 1:
+        _average_scalar_logs_across_workers()
+        changed.append("scalar logs averaged across workers")
+    return changed
+
+
+def _average_scalar_logs_across_workers() -> None:
+    """Replace (once per process) Keras' ``reduce_per_replica``, which its train/test step calls,
+    by one that averages scalar per-replica values across workers (see ``fit_like_one_device``)."""
+    import tensorflow as tf
+    from keras.src.backend.tensorflow import trainer as keras_trainer
+
+    keras_reduce = keras_trainer.reduce_per_replica
+    if getattr(keras_reduce, "averages_scalars_across_workers", False):
+        return
+
+    def is_scalar_per_replica(value, strategy) -> bool:
+        # with one replica per worker, a step's outputs are plain tensors, not PerReplica values
+        return isinstance(value, (tf.Tensor, tf.distribute.DistributedValues)) and all(
+            part.shape.rank == 0 for part in strategy.experimental_local_results(value))
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction not in ("auto", "mean") or not keras_trainer._collective_all_reduce_multi_worker(strategy):
+            return keras_reduce(values, strategy, reduction)
+        return tf.nest.map_structure(
+            lambda v: (strategy.reduce("MEAN", v, axis=None) if is_scalar_per_replica(v, strategy)
+                       else keras_reduce(v, strategy, reduction)), values)
+
+    reduce_per_replica.averages_scalars_across_workers = True
+    keras_trainer.reduce_per_replica = reduce_per_replica
+
+
 def same_as_one_device(model, strategy) -> None:
-    """After ``compile``, under more than one replica: BatchNorm over the global batch and gradient
-    clipping of the summed gradient, so that a step matches one device's on the same global batch."""
+    """After ``compile``: under more than one replica, BatchNorm over the global batch and gradient
+    clipping of the summed gradient, so that a step matches one device's on the same global batch;
+    under any strategy, Keras' ``fit`` reads the data as on one device (``fit_like_one_device``)."""
     synchronize_batch_norm(model, strategy)
     if getattr(model, "optimizer", None) is not None:
         clip_after_all_reduce(model.optimizer, strategy)
+    fit_like_one_device(model, strategy)
 
 
 def _synchronized_moments(layer, inputs, mask):
@@ -174,13 +252,26 @@ def model_scope(name: str | None, global_batch: int | None = None):
         yield strategy
 
 
-def distributable(dataset, strategy):
+def distributable(dataset, strategy, global_batch: int | None = None, examples: int | None = None):
     """``dataset`` (global batches) ready for ``model.fit`` under ``strategy``: across workers it is
     sharded by data (each worker reads every record and keeps its share of each global batch), as
-    the records' shards need not divide among the workers."""
+    the records' shards need not divide among the workers. With ``global_batch`` (training data)
+    and more than one replica, batches smaller than it (the last of a pass) are dropped: a batch of
+    fewer examples than replicas leaves a replica with none, which aborts the step (a shape mismatch
+    in the collectives of the synchronised BatchNorm), and any partial batch is split unevenly.
+    ``examples`` (the training examples, where known) smaller than ``global_batch`` is then an error:
+    no batch would be left (a repeated dataset would look for one for ever)."""
     import tensorflow as tf
 
-    if getattr(getattr(strategy, "extended", None), "_num_workers", 1) <= 1:
+    if global_batch and strategy.num_replicas_in_sync > 1:
+        if examples is not None and examples < global_batch:
+            raise ValueError(f"{examples} training examples make no full global batch of {global_batch}, which "
+                             f"{strategy.num_replicas_in_sync} replicas need: lower --batch-size")
+        def full(*batch):
+            return tf.shape(tf.nest.flatten(batch)[0])[0] == global_batch
+
+        dataset = dataset.filter(full)
+    if num_workers(strategy) <= 1:
         return dataset
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA

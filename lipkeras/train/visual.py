@@ -45,4 +45,4 @@ def train(cfg: VisualConfig) -> dict:
           f"({sum(int(w.numpy().size) for w in output.weights):,} frozen from {cfg.decoder})", flush=True)
     init_weights(model, cfg)
     return fit(cfg, model, train_ds.map(as_xy).repeat(), steps, DecodeMetrics(val_ds, cfg.examples, cfg.beam_width),
-               monitor="val_wer", extra={"train_clips": n_train, "decoder": cfg.decoder})
+               monitor="val_wer", extra={"train_clips": n_train, "decoder": cfg.decoder}, train_examples=n_train)
