@@ -103,6 +103,10 @@ def main(argv=None, prog: str = "python -m lipkeras.train") -> int:
     from lipkeras.train.portable import is_arrays
 
     if is_arrays(getattr(cfg, "data", "")):
+        if getattr(cfg, "strategy", "default") != "default":
+            print(f"lipkeras train: error: --strategy {cfg.strategy} distributes the tf.data stages; arrays "
+                  f"({cfg.data}) train on one device with --strategy default", file=sys.stderr)
+            return 2
         trainer = importlib.import_module("lipkeras.train.portable")
     elif backend != "tensorflow":
         print(f"lipkeras train: error: --backend {backend} trains from arrays: export the data once with "
@@ -110,6 +114,13 @@ def main(argv=None, prog: str = "python -m lipkeras.train") -> int:
         return 2
     else:
         _quiet.import_tensorflow()
+        from lipkeras.train.strategy import get_strategy
+
+        try:  # first, before any TF op: MultiWorkerMirroredStrategy cannot be created after one
+            get_strategy(cfg.strategy)
+        except (ValueError, RuntimeError) as exc:  # e.g. a TF_CONFIG that names no cluster
+            print(f"lipkeras train: error: --strategy {cfg.strategy}: {str(exc).splitlines()[0]}", file=sys.stderr)
+            return 2
         trainer = importlib.import_module(TRAINERS[args.stage])
     out = Path(cfg.out) if getattr(cfg, "out", None) else None
     new_run = out is not None and not out.exists()

@@ -85,8 +85,15 @@ def train(cfg: AudioEmotionConfig) -> dict:
     from lipkeras.train.callbacks import EpochTimer, TimeBudget
     from lipkeras.train.clip_splits import for_run
     from lipkeras.train.emotion import save_curves
-    from lipkeras.train.runner import checkpoint_callbacks, data_seed, initialise_from, optimizer, start_run
-    from lipkeras.train.strategy import get_strategy
+    from lipkeras.train.runner import (
+        checkpoint_callbacks,
+        data_seed,
+        initialise_from,
+        optimizer,
+        start_run,
+        strategy_fields,
+    )
+    from lipkeras.train.strategy import distributable, model_scope, same_as_one_device
 
     out = start_run(cfg)
     seed = data_seed(cfg)  # a resumed run draws fresh windows and gains
@@ -104,7 +111,7 @@ def train(cfg: AudioEmotionConfig) -> dict:
     val_ds = audio_dataset(cfg.data, batch_size=64, clip_ids=splits.ids["val"], **common)
     steps = cfg.steps_per_epoch or -(-counts["train"] // cfg.batch_size)
     write_json_atomic(out / "split.json", {"labels": labels, "records": str(cfg.data), "clips": counts})
-    with get_strategy(cfg.strategy).scope():
+    with model_scope(cfg.strategy, cfg.batch_size) as strategy:
         model = build_model(cfg, labels)
         if cfg.init_from:
             def same_labels(source):
@@ -114,6 +121,7 @@ def train(cfg: AudioEmotionConfig) -> dict:
             initialise_from(model, cfg.init_from, check=same_labels)
         model.compile(optimizer=optimizer(cfg, steps), loss=SparseCrossEntropy(cfg.label_smoothing),
                       metrics=[keras.metrics.MeanMetricWrapper(label_accuracy, name="accuracy")])
+        same_as_one_device(model, strategy)
     print(f"SpeechEmotionCRNN: {model.count_params():,} parameters, {steps} steps per epoch", flush=True)
     budget = TimeBudget(cfg.max_minutes)
     callbacks = [EpochTimer(), budget, *checkpoint_callbacks(cfg, "val_accuracy", "max", steps)]
@@ -122,7 +130,8 @@ def train(cfg: AudioEmotionConfig) -> dict:
                                                        patience=cfg.early_stopping_patience))
     t0 = time.perf_counter()
     # the tf.data pipeline shuffles; Keras' default shuffle=True would only warn that it ignores it
-    history = model.fit(train_ds.map(model_inputs), validation_data=val_ds.map(model_inputs), epochs=cfg.epochs,
+    history = model.fit(distributable(train_ds.map(model_inputs), strategy, cfg.batch_size, counts['train']),
+                        validation_data=distributable(val_ds.map(model_inputs), strategy), epochs=cfg.epochs,
                         steps_per_epoch=steps, callbacks=callbacks, verbose=2, shuffle=False)
     seconds = time.perf_counter() - t0
     save_curves(out / "history.csv", out / "curves.png")
@@ -131,7 +140,7 @@ def train(cfg: AudioEmotionConfig) -> dict:
                "best_val_accuracy": max(h["val_accuracy"]) if h.get("val_accuracy") else None,
                "seconds_per_epoch": round(float(np.mean(h.get("epoch_seconds", [0]))), 2),
                "parameters": int(model.count_params()), "labels": list(labels), "clips": counts,
-               "stopped_by_time_budget": budget.stopped_at is not None}
+               "stopped_by_time_budget": budget.stopped_at is not None, **strategy_fields(cfg, strategy)}
     best = out / "best.keras"
     if counts["test"] and best.is_file():  # the held-out speakers, scored once with the chosen checkpoint
         import lipkeras.models  # noqa: F401  (registers the classes)

@@ -276,11 +276,13 @@ def train(cfg: AVEmotionConfig) -> dict:
 
     from lipkeras.train.callbacks import EpochTimer, TimeBudget
     from lipkeras.train.emotion import save_curves
-    from lipkeras.train.runner import checkpoint_callbacks, start_run
+    from lipkeras.train.runner import checkpoint_callbacks, start_run, strategy_fields
+    from lipkeras.train.strategy import distributable, model_scope, same_as_one_device
 
     cfg = audio_window(cfg)
     out = start_run(cfg)
-    model, _ = build(cfg)
+    with model_scope(cfg.strategy, cfg.batch_size) as strategy:  # the streams' variables, then the fusion's
+        model, _ = build(cfg)
     labels = model.labels
     size, channels = model.face_input_size
     frames = model.key_frame_count
@@ -323,14 +325,17 @@ def train(cfg: AVEmotionConfig) -> dict:
         tr_f = predict_examples(features, train_ex, 1 if still else frames)
         va_f = predict_examples(features, val_ex, 1 if still else frames)
         print(f"stream outputs of {n_train + n_val} examples in {time.perf_counter() - t0:.1f} s", flush=True)
-        fit_model = model.fusion_head()
+        with strategy.scope():  # Keras fits a model under the strategy it was created in
+            fit_model = model.fusion_head()
         train_ds = tf.data.Dataset.from_tensor_slices((tuple(tr_f), train_ex["label"])).shuffle(
             n_train, seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch_size)
         val_ds = tf.data.Dataset.from_tensor_slices((tuple(va_f), val_ex["label"])).batch(256)
     if cfg.steps_per_epoch:
         train_ds = train_ds.repeat()
-    fit_model.compile(keras.optimizers.Adam(cfg.learning_rate, clipnorm=cfg.clipnorm or None),
-                      "sparse_categorical_crossentropy", metrics=["accuracy"])
+    with strategy.scope():
+        fit_model.compile(keras.optimizers.Adam(cfg.learning_rate, clipnorm=cfg.clipnorm or None),
+                          "sparse_categorical_crossentropy", metrics=["accuracy"])
+        same_as_one_device(fit_model, strategy)
     trainable = sum(int(np.prod(w.shape)) for w in fit_model.trainable_weights)
     print(f"AVEmotionModel: {model.count_params():,} parameters, {trainable:,} trained "
           f"({'jointly' if joint else 'the fusion on frozen streams'})", flush=True)
@@ -340,7 +345,9 @@ def train(cfg: AVEmotionConfig) -> dict:
         callbacks.insert(2, keras.callbacks.EarlyStopping("val_accuracy", mode="max",
                                                           patience=cfg.early_stopping_patience))
     t0 = time.perf_counter()
-    history = fit_model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=2,
+    history = fit_model.fit(distributable(train_ds, strategy, cfg.batch_size, n_train),
+                            validation_data=distributable(val_ds, strategy),
+                            epochs=cfg.epochs, callbacks=callbacks, verbose=2,
                             steps_per_epoch=cfg.steps_per_epoch or None, shuffle=False)
     seconds = time.perf_counter() - t0
     best = out / "best.keras"
@@ -358,7 +365,8 @@ def train(cfg: AVEmotionConfig) -> dict:
                "val_accuracy_by_stream": val_acc, "labels": list(labels), "fusion": cfg.fusion,
                "bel_mode": cfg.bel_mode if cfg.fusion == "bel" else None, "train_examples": n_train,
                "val_examples": n_val, "parameters": int(model.count_params()), "trained_parameters": trainable,
-               "joint": joint, "stopped_by_time_budget": budget.stopped_at is not None, "model": str(model_file)}
+               "joint": joint, "stopped_by_time_budget": budget.stopped_at is not None, "model": str(model_file),
+               **strategy_fields(cfg, strategy)}
     if cfg.fusion == "bel" and cfg.bel_mode == "learned":
         per_class = np.asarray(model.fusion_layer.stream_weights_per_class())
         summary["stream_weights_per_class"] = {lab: {"speech": round(float(per_class[0, j]), 3),

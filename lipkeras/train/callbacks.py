@@ -14,7 +14,8 @@ from lipkeras.metrics import text_metrics
 def ctc_recognizer(beam_width: int = 0):
     """``recognize(model, frames, lengths) → texts`` for CTC models (greedy, or beam if ``beam_width`` > 1)."""
     def recognize(model, frames, lengths):
-        logits = model.predict_on_batch({"frames": frames, "frame_lengths": lengths})
+        # a call, not predict_on_batch: under MirroredStrategy that returned one replica's rows only
+        logits = model({"frames": frames, "frame_lengths": lengths}, training=False)
         return decode(np.asarray(logits), np.asarray(lengths), beam_width)
     return recognize
 

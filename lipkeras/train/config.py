@@ -9,6 +9,7 @@ from pathlib import Path
 from lipkeras.emotion import PRECISIONS
 from lipkeras.records.io import write_json_atomic
 from lipkeras.train.clip_splits import check_options
+from lipkeras.train.strategy import STRATEGY_HELP, canonical_name
 
 OPTIMIZERS = ("adamw", "sgd")
 
@@ -51,7 +52,8 @@ class TrainingConfig(StageConfig):
 
     out: str = option("runs/grid_fast", "run folder: checkpoints, config.json, history.csv, summary.json")
     epochs: int = option(120, "training epochs (a resumed run counts the ones already done)")
-    batch_size: int = option(16, "examples per training step")
+    batch_size: int = option(16, "examples per training step: the global batch, split evenly across the replicas "
+                             "of --strategy (the learning rate is not scaled)")
     learning_rate: float = option(2e-3, "peak learning rate, reached after the warm-up")
     min_learning_rate: float = option(2e-5, "learning rate at the end of the cosine decay")
     warmup_epochs: int = option(2, "epochs of linear warm-up from learning_rate/10")
@@ -62,7 +64,7 @@ class TrainingConfig(StageConfig):
     max_minutes: float = option(0.0, "stop after this much training wall time (0: no limit)")
     keep_checkpoints: int = option(0, "keep the last K epochs under checkpoints/ (for checkpoint averaging)")
     checkpoint_every: int = option(1, "write last.keras and the resume backup every N epochs (short epochs: N > 1)")
-    strategy: str = option("none", "tf.distribute strategy: none, mirrored, one_device, multi_worker, tpu")
+    strategy: str = option("default", STRATEGY_HELP)
     precision: str = option("float32", "float32, or bfloat16: Keras mixed_bfloat16 (float32 weights; faster on "
                             "AMX CPUs and TPUs)")
     seed: int = option(0, "seed of the weights, the shuffle and the augmentation")
@@ -73,6 +75,9 @@ class TrainingConfig(StageConfig):
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        self.strategy = canonical_name(self.strategy)
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
 
 
 @dataclasses.dataclass
@@ -125,6 +130,7 @@ class LipReadingConfig(VideoTrainingConfig):
     stage: str = "lipnet"
     model: str = option("fast", "model preset of lipkeras.models.PRESETS: fast, fast_wide, fast_hires, fast_tiny, "
                         "lipnet_paper, lipnet_seed, lipnet_tiny", aliases=("--preset",))
+    dropout: float = option(-1.0, "dropout rate of the model (negative: the preset's own)")
 
 
 @dataclasses.dataclass

@@ -337,7 +337,7 @@ def tune(cfg: EmotionConfig, data) -> dict:
 
     tuner = kt.RandomSearch(build, objective="val_accuracy", max_trials=cfg.tune, seed=cfg.seed,
                             directory=str(out), project_name="tuner", overwrite=False,
-                            distribution_strategy=None if cfg.strategy == "none" else get_strategy(cfg.strategy))
+                            distribution_strategy=None if cfg.strategy == "default" else get_strategy(cfg.strategy))
     t0 = time.perf_counter()
     tuner.search(train_ds, validation_data=val_ds, epochs=cfg.tune_epochs, verbose=2,
                  steps_per_epoch=cfg.steps_per_epoch or None,
@@ -364,8 +364,16 @@ def train(cfg: EmotionConfig) -> dict:
     from lipkeras.models.losses import SparseCrossEntropy, label_accuracy
     from lipkeras.records.image_folder import image_folder_dataset
     from lipkeras.train.callbacks import EpochTimer, TimeBudget
-    from lipkeras.train.runner import checkpoint_callbacks, data_seed, initialise_from, optimizer, sgd, start_run
-    from lipkeras.train.strategy import get_strategy
+    from lipkeras.train.runner import (
+        checkpoint_callbacks,
+        data_seed,
+        initialise_from,
+        optimizer,
+        sgd,
+        start_run,
+        strategy_fields,
+    )
+    from lipkeras.train.strategy import distributable, model_scope, same_as_one_device
     from lipkeras.train.text_corpus import is_records
 
     if cfg.from_tuner:
@@ -410,7 +418,7 @@ def train(cfg: EmotionConfig) -> dict:
     mean = mean_face(plain)
     if cfg.tune:
         return tune(cfg, (labels, train_ds, val_ds, mean))
-    with get_strategy(cfg.strategy).scope():
+    with model_scope(cfg.strategy, cfg.batch_size) as strategy:
         model = build_model(cfg, labels)
         if cfg.mean_face:
             model.get_layer("mean_face").set_mean(mean)
@@ -427,6 +435,7 @@ def train(cfg: EmotionConfig) -> dict:
                    else keras.optimizers.Adam(cfg.learning_rate, clipnorm=cfg.clipnorm or None))
         model.compile(optimizer=opt, loss=SparseCrossEntropy(cfg.label_smoothing),
                       metrics=[keras.metrics.MeanMetricWrapper(label_accuracy, name="accuracy")])
+        same_as_one_device(model, strategy)
     print(f"EmotionCNN: {model.count_params():,} parameters", flush=True)
     budget = TimeBudget(cfg.max_minutes)
     callbacks = [
@@ -440,18 +449,20 @@ def train(cfg: EmotionConfig) -> dict:
                                                            min_lr=cfg.min_learning_rate, verbose=1))
     t0 = time.perf_counter()
     # the tf.data pipeline shuffles; Keras' default shuffle=True would only warn that it ignores it
-    history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=2,
-                        steps_per_epoch=cfg.steps_per_epoch or None, shuffle=False)
+    history = model.fit(distributable(train_ds, strategy, cfg.batch_size, train_faces), validation_data=distributable(val_ds, strategy),
+                        epochs=cfg.epochs, callbacks=callbacks, verbose=2, steps_per_epoch=cfg.steps_per_epoch or None,
+                        shuffle=False)
     seconds = time.perf_counter() - t0
     save_curves(out / "history.csv", out / "curves.png")
     h = history.history
     summary = {"stage": "emotion", "epochs_run": len(h.get("loss", [])), "train_seconds": round(seconds, 1),
                "best_val_accuracy": max(h["val_accuracy"]) if h.get("val_accuracy") else None,
                "seconds_per_epoch": round(float(np.mean(h.get("epoch_seconds", [0]))), 2),
-               "final_learning_rate": float(model.optimizer.learning_rate),
+               # convert_to_numpy: under a strategy the rate is a MirroredVariable, which float() refuses
+               "final_learning_rate": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
                "parameters": int(model.count_params()), "labels": list(labels), "train_faces": train_faces,
                "val_faces": val_faces, **clips, "skipped": len(skipped),
-               "stopped_by_time_budget": budget.stopped_at is not None}
+               "stopped_by_time_budget": budget.stopped_at is not None, **strategy_fields(cfg, strategy)}
     write_json_atomic(out / "summary.json", summary)
     print(json.dumps(summary), flush=True)
     return summary

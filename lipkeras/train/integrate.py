@@ -61,17 +61,18 @@ def train(cfg: IntegrateConfig) -> dict:
     from lipkeras.train.callbacks import DecodeMetrics
     from lipkeras.train.lipreading import init_weights, load_datasets
     from lipkeras.train.runner import fit, optimizer, start_run
-    from lipkeras.train.strategy import get_strategy
+    from lipkeras.train.strategy import model_scope, same_as_one_device
     from lipkeras.train.visual import load_keras
 
     out = start_run(cfg)
     visual, lm = load_keras(cfg.visual), load_keras(cfg.decoder)
     train_ds, val_ds, n_train, steps = load_datasets(cfg)
-    with get_strategy(cfg.strategy).scope():
+    with model_scope(cfg.strategy, cfg.batch_size) as strategy:
         model = build_integrated(visual, lm, DEFAULT.size)
         model.compile(optimizer=optimizer(cfg, steps),
                       loss={"ctc": CTCLoss(), "attention": MaskedCrossEntropy(cfg.label_smoothing, per_token=False)},
                       loss_weights={"ctc": cfg.ctc_weight, "attention": 1.0 - cfg.ctc_weight})
+        same_as_one_device(model, strategy)
     print(f"cross-modal reader: {model.count_params():,} parameters, ctc_weight {cfg.ctc_weight}", flush=True)
     init_weights(model, cfg)
     # The LM used for shallow fusion travels with the run (the decoder itself is fine-tuned here).
@@ -79,4 +80,5 @@ def train(cfg: IntegrateConfig) -> dict:
         save_keras_atomic(lm, out / "lm.keras")
     fit_ds = train_ds.map(lambda b: with_tokens(b, DEFAULT.sos, DEFAULT.eos)).repeat()
     return fit(cfg, model, fit_ds, steps, DecodeMetrics(val_ds, cfg.examples, recognize=_GreedyAttention()),
-               monitor="val_wer", extra={"train_clips": n_train, "visual": cfg.visual, "decoder": cfg.decoder})
+               monitor="val_wer", extra={"train_clips": n_train, "visual": cfg.visual, "decoder": cfg.decoder},
+               train_examples=n_train)

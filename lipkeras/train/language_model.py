@@ -13,11 +13,16 @@ from lipkeras.train.config import DecoderConfig
 from lipkeras.train.runner import in_precision
 
 
+def _logits(model, tokens) -> np.ndarray:
+    # a call, not predict_on_batch: under MirroredStrategy that returned one replica's rows only
+    return keras.ops.convert_to_numpy(model(tokens, training=False))
+
+
 def heldout_bits_per_char(model, tokens: np.ndarray, targets: np.ndarray, batch_size: int = 64) -> dict:
     """Nats and bits per character (``<eos>`` counted as one) and perplexity on held-out text."""
     nll, count = 0.0, 0
     for i in range(0, len(tokens), batch_size):
-        logp = log_softmax(np.asarray(model.predict_on_batch(tokens[i:i + batch_size])))
+        logp = log_softmax(_logits(model, tokens[i:i + batch_size]))
         t = targets[i:i + batch_size]
         picked = np.take_along_axis(logp, t[..., None], axis=-1)[..., 0]
         real = t != DEFAULT.PAD
@@ -31,7 +36,7 @@ def heldout_bits_per_char(model, tokens: np.ndarray, targets: np.ndarray, batch_
 def greedy_sample(model, max_length: int = 60) -> str:
     tokens = [DEFAULT.sos]
     for _ in range(max_length):
-        logits = np.asarray(model.predict_on_batch(np.array([tokens], np.int32)))[0, -1]
+        logits = _logits(model, np.array([tokens], np.int32))[0, -1]
         logits[DEFAULT.PAD] = -np.inf
         nxt = int(logits.argmax())
         if nxt == DEFAULT.eos:
@@ -49,7 +54,7 @@ def sample_sentence(model, temperature: float = 1.0, seed: int | None = None, ma
     rng = np.random.default_rng(seed)
     tokens = [DEFAULT.sos]
     for _ in range(max_length):
-        logits = np.asarray(model.predict_on_batch(np.array([tokens], np.int32)))[0, -1].astype(np.float64)
+        logits = _logits(model, np.array([tokens], np.int32))[0, -1].astype(np.float64)
         logits[DEFAULT.PAD] = -np.inf  # never a next character (<sos> is <eos> here: it ends the sentence)
         p = np.exp(log_softmax(logits / temperature))
         nxt = int(rng.choice(len(p), p=p / p.sum()))
@@ -81,7 +86,7 @@ def train(cfg: DecoderConfig) -> dict:
     from lipkeras.models.losses import MaskedCrossEntropy
     from lipkeras.train.clip_splits import for_run, read_id_list
     from lipkeras.train.runner import data_seed, fit, optimizer, start_run, steps_for
-    from lipkeras.train.strategy import get_strategy
+    from lipkeras.train.strategy import model_scope, same_as_one_device
     from lipkeras.train.text_corpus import is_records, lm_arrays, load_sentences, split_heldout
 
     out = start_run(cfg)
@@ -103,9 +108,10 @@ def train(cfg: DecoderConfig) -> dict:
     steps = steps_for(cfg, len(tokens))
     ds = (tf.data.Dataset.from_tensor_slices((tokens, targets)).shuffle(len(tokens), seed=data_seed(cfg))
           .repeat().batch(cfg.batch_size).prefetch(tf.data.AUTOTUNE))
-    with get_strategy(cfg.strategy).scope():
+    with model_scope(cfg.strategy, cfg.batch_size) as strategy:
         model = build_language_model(cfg.preset, DEFAULT.size)
         model.compile(optimizer=optimizer(cfg, steps), loss=MaskedCrossEntropy())
+        same_as_one_device(model, strategy)
     print(f"language model {cfg.preset}: {model.count_params():,} parameters", flush=True)
     summary = fit(cfg, model, ds, steps, HeldOutPerplexity(val_tokens, val_targets), monitor="val_bpc",
                   samples_per_epoch=steps * cfg.batch_size,

@@ -52,14 +52,19 @@ def init_weights(model, cfg) -> None:
         initialise_from(model, cfg.init_from)
 
 
-def build_and_compile(cfg: LipReadingConfig, steps_per_epoch: int):
+def build_and_compile(cfg: LipReadingConfig, steps_per_epoch: int, strategy=None):
+    """The preset's model (``cfg.dropout`` ≥ 0 overrides its dropout), compiled; call it in
+    ``model_scope``, with its strategy to synchronise BatchNorm across replicas."""
     from lipkeras.models import build_model
     from lipkeras.models.losses import CTCLoss
     from lipkeras.records.vocab import DEFAULT
     from lipkeras.train.runner import optimizer
+    from lipkeras.train.strategy import same_as_one_device
 
-    model = build_model(cfg.model, DEFAULT.size)
+    model = build_model(cfg.model, DEFAULT.size, **({"dropout": cfg.dropout} if cfg.dropout >= 0 else {}))
     model.compile(optimizer=optimizer(cfg, steps_per_epoch), loss=CTCLoss())
+    if strategy is not None:
+        same_as_one_device(model, strategy)
     return model
 
 
@@ -67,13 +72,13 @@ def build_and_compile(cfg: LipReadingConfig, steps_per_epoch: int):
 def train(cfg: LipReadingConfig) -> dict:
     from lipkeras.train.callbacks import DecodeMetrics
     from lipkeras.train.runner import fit, start_run
-    from lipkeras.train.strategy import get_strategy
+    from lipkeras.train.strategy import model_scope
 
     start_run(cfg)
     train_ds, val_ds, n_train, steps = load_datasets(cfg)
-    with get_strategy(cfg.strategy).scope():
-        model = build_and_compile(cfg, steps)
+    with model_scope(cfg.strategy, cfg.batch_size) as strategy:
+        model = build_and_compile(cfg, steps, strategy)
     print(f"model {cfg.model}: {model.count_params():,} parameters", flush=True)
     init_weights(model, cfg)
     return fit(cfg, model, train_ds.map(as_xy).repeat(), steps, DecodeMetrics(val_ds, cfg.examples, cfg.beam_width),
-               monitor="val_wer", extra={"train_clips": n_train})
+               monitor="val_wer", extra={"train_clips": n_train}, train_examples=n_train)

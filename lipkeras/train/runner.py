@@ -141,15 +141,25 @@ def checkpoint_callbacks(cfg, monitor: str, mode: str, steps_per_epoch: int = 0)
     return callbacks
 
 
+def strategy_fields(cfg, strategy) -> dict:
+    """What a summary says of the distribution: the strategy, its replicas, the batch each computes on."""
+    replicas = int(strategy.num_replicas_in_sync)
+    return {"strategy": cfg.strategy, "replicas": replicas, "global_batch": cfg.batch_size,
+            "per_replica_batch": cfg.batch_size / replicas}
+
+
 def fit(cfg, model, fit_ds, steps: int, metrics_callback, monitor: str, mode: str = "min",
-        samples_per_epoch: int | None = None, extra: dict | None = None) -> dict:
+        samples_per_epoch: int | None = None, extra: dict | None = None, train_examples: int | None = None) -> dict:
     """``model.fit`` with the house callbacks (``checkpoint_callbacks`` + TensorBoard + time budget);
     writes and returns ``summary.json``'s dict."""
     import keras
 
     from lipkeras.train.callbacks import EpochTimer, TimeBudget
+    from lipkeras.train.strategy import distributable, get_strategy
 
     out = Path(cfg.out)
+    strategy = get_strategy(cfg.strategy)
+    fit_ds = distributable(fit_ds, strategy, cfg.batch_size, train_examples)
     budget = TimeBudget(cfg.max_minutes)
     callbacks = [
         EpochTimer(),
@@ -175,6 +185,7 @@ def fit(cfg, model, fit_ds, steps: int, metrics_callback, monitor: str, mode: st
         "seconds_per_sample": round(sum(h.get("epoch_seconds", [0])) / max(1, epochs_run) /
                                     (samples_per_epoch or steps * cfg.batch_size), 4),
         "stopped_by_time_budget": budget.stopped_at is not None,
+        **strategy_fields(cfg, strategy),
         **(extra or {}),
     }
     write_json_atomic(out / "summary.json", summary)

@@ -25,12 +25,12 @@ def train(cfg: VisualConfig) -> dict:
     from lipkeras.train.callbacks import DecodeMetrics
     from lipkeras.train.lipreading import as_xy, init_weights, load_datasets
     from lipkeras.train.runner import fit, optimizer, start_run
-    from lipkeras.train.strategy import get_strategy
+    from lipkeras.train.strategy import model_scope, same_as_one_device
 
     start_run(cfg)
     lm = load_keras(cfg.decoder)
     train_ds, val_ds, n_train, steps = load_datasets(cfg)
-    with get_strategy(cfg.strategy).scope():
+    with model_scope(cfg.strategy, cfg.batch_size) as strategy:
         model = build_visual_reader(cfg.preset, DEFAULT.size)
         output = model.get_layer("decoder_output")
         lm_output = lm.get_layer("decoder").output_layer
@@ -40,8 +40,9 @@ def train(cfg: VisualConfig) -> dict:
         output.set_weights(lm_output.get_weights())
         output.trainable = False  # the visual module learns to speak the decoder's language
         model.compile(optimizer=optimizer(cfg, steps), loss=CTCLoss())
+        same_as_one_device(model, strategy)
     print(f"visual module {cfg.preset}: {model.count_params():,} parameters "
           f"({sum(int(w.numpy().size) for w in output.weights):,} frozen from {cfg.decoder})", flush=True)
     init_weights(model, cfg)
     return fit(cfg, model, train_ds.map(as_xy).repeat(), steps, DecodeMetrics(val_ds, cfg.examples, cfg.beam_width),
-               monitor="val_wer", extra={"train_clips": n_train, "decoder": cfg.decoder})
+               monitor="val_wer", extra={"train_clips": n_train, "decoder": cfg.decoder}, train_examples=n_train)
