@@ -159,6 +159,18 @@ def _emotion_reader(name: str | None):
 
 
 def _transcribe(args) -> int:
+    from lipkeras.preprocess.ahead import Ahead
+
+    videos = _videos(args.videos)
+    if not videos:
+        print("lipkeras transcribe: error: no videos found", file=sys.stderr)
+        return 2
+    # several videos: worker processes preprocess the next ones (and start while TensorFlow loads)
+    with Ahead(args.workers if len(videos) > 1 else 0) as ahead:
+        return _transcribe_all(args, videos, ahead)
+
+
+def _transcribe_all(args, videos: list[str], ahead) -> int:
     from lipkeras import _quiet
 
     _quiet.import_tensorflow()
@@ -173,18 +185,18 @@ def _transcribe(args) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"lipkeras transcribe: error: {exc}", file=sys.stderr)
         return 2
-    videos = _videos(args.videos)
-    if not videos:
-        print("lipkeras transcribe: error: no videos found", file=sys.stderr)
-        return 2
 
     # --json with the default emotion model: also the audio-visual emotion of a video with sound
     av_reader = _av_emotion_reader(None) if args.json and args.emotion_model is None else None
     av_reader = None if isinstance(av_reader, Exception) else av_reader
+    prepared = ahead.videos(videos, reader.preprocess_config(emotion))
 
     def work(v):
-        r = reader.transcribe(v, beam_width=args.beam, emotion=emotion, lm_weight=args.lm_weight,
-                              ctc_weight=args.ctc_weight)
+        path, clip, seconds = next(prepared)  # the same order as the videos
+        if isinstance(clip, SkipInput):
+            raise clip
+        r = reader.transcribe_clip(clip, path, beam_width=args.beam, emotion=emotion, preprocess_seconds=seconds,
+                                   lm_weight=args.lm_weight, ctc_weight=args.ctc_weight)
         if av_reader is not None:
             from lipkeras.emotion.av import has_audio
 
@@ -424,9 +436,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="cross-modal models: weight of the CTC prefix score (default: the model's)")
     tr.add_argument("--emotion-model", default=None,
                     help="emotion model for the speaker's emotion (default: the shipped fer_emotion; 'none': off)")
+    tr.add_argument("--workers", type=int, default=None,
+                    help="processes preprocessing the next videos while the model reads (default: all cores; "
+                         "0 or 1: one video at a time)")
     tr.add_argument("--json", action="store_true",
-                    help="one JSON object per video; its 'seconds' is this machine's processing wall time "
-                         "(preprocessing + lip reading + emotion; split into preprocess_seconds and model_seconds), "
+                    help="one JSON object per video; its 'seconds' is this machine's processing time "
+                         "(preprocessing + lip reading + emotion; split into preprocess_seconds and model_seconds; "
+                         "with several videos the next ones are preprocessed meanwhile), "
                          "'video_seconds' the length of the video (frames / fps)")
 
     em = sub.add_parser("emotion", help="emotion of faces (images, videos) and speech (audio files, videos)",

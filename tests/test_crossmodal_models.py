@@ -111,8 +111,8 @@ def test_sampled_sentences_follow_the_language_model():
 
     a, b = DEFAULT.encode("ab")
 
-    class Scripted:
-        def predict_on_batch(self, tokens):
+    class Scripted:  # called as the trainer calls the LM: model(tokens, training=False)
+        def __call__(self, tokens, training=False):
             nxt = [a, b, DEFAULT.eos][min(tokens.shape[1] - 1, 2)]
             logits = np.full((1, tokens.shape[1], DEFAULT.size), -30.0)
             logits[0, -1, nxt] = 30.0

@@ -83,3 +83,69 @@ def test_small_tight_face_crops_are_never_turned(shared_data):
     faces = sorted((shared_data / "fer2013" / "train").glob("*/*.png"))[::700]  # 41 FER faces, all classes
     turns = [lmk.upright_turns([cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB)]) for f in faces]
     assert turns == [0] * len(faces)
+
+
+def _face(shift=0.0):
+    """A [478, 2] 'face' whose eyes are 100 px apart, moved by ``shift`` pixels."""
+    pts = np.zeros((lmk.NUM_LANDMARKS, 2), np.float32)
+    pts[list(lmk.RIGHT_EYE)] = (100.0, 100.0)
+    pts[list(lmk.LEFT_EYE)] = (200.0, 100.0)
+    return pts + shift
+
+
+def test_motion_is_per_frame_in_inter_eye_distances():
+    assert lmk.eye_distance(_face()) == pytest.approx(100.0)
+    assert lmk.motion(_face(), _face(6.0 / np.sqrt(2)), frames=2) == pytest.approx(0.03)
+
+
+def test_schedule_skips_every_other_frame_of_a_still_face_and_detects_every_frame_of_a_moving_one():
+    still = lmk.LandmarkSchedule(every=2, max_motion=0.02)
+    runs = []
+    for i in range(10):
+        if still.wanted(i):
+            runs.append(i)
+            still.saw(i, _face(0.1 * i))
+    assert runs == [0, 1, 3, 5, 7, 9]  # two detections decide the motion, then every second frame
+    moving = lmk.LandmarkSchedule(every=2, max_motion=0.02)
+    runs = []
+    for i in range(6):
+        if moving.wanted(i):
+            runs.append(i)
+            moving.saw(i, _face(5.0 * i))  # 0.05 inter-eye distances a frame
+    assert runs == list(range(6))
+    lost = lmk.LandmarkSchedule(every=3)
+    lost.saw(0, _face())
+    lost.saw(1, None)  # no face: look again at once
+    assert lost.wanted(2)
+    assert all(lmk.LandmarkSchedule(every=1).wanted(i) for i in range(3))
+
+
+def test_landmarks_every_second_frame_give_nearly_the_same_crops(grid_sample):
+    from lipkeras.preprocess.config import PreprocessConfig
+    from lipkeras.preprocess.process import process_video
+    from lipkeras.preprocess.sources import Item
+
+    src = str(sorted((grid_sample / "s1").glob("*.mp4"))[0])
+    every = process_video(Item(src, "a"), PreprocessConfig(rois=("mouth",), workers=1, landmark_every=1))
+    half = process_video(Item(src, "a"), PreprocessConfig(rois=("mouth",), workers=1, landmark_every=2))
+    T = every["num_frames"]
+    assert half["num_frames"] == T and every["landmarked_frames"] == T
+    assert T // 2 <= half["landmarked_frames"] < 0.7 * T  # GRID speakers sit still: about every other frame
+    assert half["detected"].all()
+    diff = np.abs(half["mouth"].astype(np.float32) - every["mouth"].astype(np.float32)).mean()
+    assert diff < 2.0, diff  # grey levels 0-255: interpolated landmarks move the crop by a fraction of a pixel
+
+
+def test_landmark_options_are_validated_and_flags_reach_the_config():
+    import argparse
+
+    from lipkeras.preprocess.cli import add_arguments, config_from_args
+    from lipkeras.preprocess.config import PreprocessConfig
+
+    with pytest.raises(ValueError, match="landmark_every"):
+        PreprocessConfig(landmark_every=0)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    cfg = config_from_args(parser.parse_args(["in", "out", "--landmark-every", "3", "--landmark-max-motion", "0.05"]))
+    assert (cfg.landmark_every, cfg.landmark_max_motion) == (3, 0.05)
+    assert "landmark_every" in cfg.content_dict()  # resuming with another schedule re-does the clips

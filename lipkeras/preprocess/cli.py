@@ -50,6 +50,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--color", choices=("gray", "rgb"), help="stored colour (default gray)")
     g.add_argument("--max-faces", type=int, help="faces MediaPipe may find per frame; the largest is kept (default 4)")
     g.add_argument("--smooth-window", type=int, help="landmark moving-average window in frames (default 5)")
+    g.add_argument("--landmark-every", type=int,
+                   help="detect landmarks on every Nth frame and interpolate between while the face moves "
+                        "slowly (default 2; 1: every frame)")
+    g.add_argument("--landmark-max-motion", type=float,
+                   help="detect every frame while landmarks move more than this many inter-eye distances "
+                        "per frame (default 0.02)")
     g.add_argument("--min-detected", type=float, dest="min_detected_fraction",
                    help="skip clips where the face is found in fewer than this fraction of frames (default 0)")
     g.add_argument("--max-seconds", type=float, help="keep at most this many seconds per video (default: all)")

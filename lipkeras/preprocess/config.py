@@ -31,6 +31,11 @@ class PreprocessConfig:
     color: str = "gray"
     max_faces: int = 4
     smooth_window: int = 5
+    # Landmarks on every `landmark_every`-th frame of a video while the face moves less than
+    # `landmark_max_motion` (mean landmark shift per frame, in inter-eye distances); frames in
+    # between are interpolated. Detection is most of preprocessing's time; 1 detects every frame.
+    landmark_every: int = 2
+    landmark_max_motion: float = 0.02
     min_detected_fraction: float = 0.0
     max_seconds: float = 0.0
     audio: bool = False
@@ -65,6 +70,9 @@ class PreprocessConfig:
             raise ValueError("fps must be > 0 and ROI sizes at least 8 pixels")
         if self.smooth_window < 1:
             raise ValueError("smooth_window must be >= 1")
+        if int(self.landmark_every) < 1 or self.landmark_max_motion < 0:
+            raise ValueError("landmark_every must be >= 1 and landmark_max_motion >= 0")
+        self.landmark_every = int(self.landmark_every)
         if self.split_ratio:
             r = tuple(float(x) for x in self.split_ratio)
             if len(r) not in (2, 3) or any(x < 0 for x in r) or abs(sum(r) - 1.0) > 1e-6:

@@ -184,6 +184,46 @@ def upright_turns(frames: list[np.ndarray]) -> int:
     return best if best and scores[best] - scores[0] > TURN_MARGIN and scores[best] >= TURN_SCORE else 0
 
 
+def eye_distance(points: np.ndarray) -> float:
+    """Distance between the eye centres of one face's ``[478, 2]`` landmarks (the face's scale)."""
+    return float(np.linalg.norm(points[list(RIGHT_EYE)].mean(0) - points[list(LEFT_EYE)].mean(0)))
+
+
+def motion(before: np.ndarray, after: np.ndarray, frames: int = 1) -> float:
+    """Mean shift of the summary landmarks per frame between two detections ``frames`` apart, in
+    inter-eye distances: head and lip motion in one number, independent of the face's size."""
+    idx = list(SUMMARY)
+    shift = np.linalg.norm(after[idx] - before[idx], axis=-1).mean()
+    return float(shift / max(eye_distance(after), 1e-6) / max(frames, 1))
+
+
+class LandmarkSchedule:
+    """Which frames of a video the landmarker runs on: every ``every``-th frame while the face moves
+    less than ``max_motion`` (see ``motion``) between detections, every frame while it moves faster,
+    after a frame without a face, and from the start. Frames it skips are interpolated from their
+    detected neighbours (``interpolate_missing``)."""
+
+    def __init__(self, every: int = 1, max_motion: float = 0.02):
+        self.every, self.max_motion = max(1, int(every)), float(max_motion)
+        self._last, self._last_i, self._fast = None, -1, True
+
+    def wanted(self, i: int) -> bool:
+        if self.every == 1 or self._fast or self._last is None:
+            return True
+        return i - self._last_i >= self.every
+
+    def saw(self, i: int, points: np.ndarray | None) -> None:
+        """The result of detecting frame ``i`` (None: no face)."""
+        if points is None:
+            self._last, self._fast = None, True
+            return
+        if self._last is not None:
+            self._fast = motion(self._last, points, i - self._last_i) > self.max_motion
+        else:
+            self._fast = True  # two detections decide the motion
+        self._last, self._last_i = points, i
+
+
 def interpolate_missing(points: np.ndarray, detected: np.ndarray) -> np.ndarray:
     """Fill frames without a face by linear interpolation (edges: nearest detected frame)."""
     T = points.shape[0]

@@ -118,7 +118,7 @@ def plan_run(input_path, output, cfg: PreprocessConfig) -> RunPlan:
 def new_entry(shard: Shard) -> dict:
     """The manifest entry of a shard before any of its clips is processed."""
     return {"name": shard.name, "split": shard.split, "items": len(shard.items), "written": 0, "frames": 0,
-            "skipped": [], "ids_hash": shard.ids_hash, "finished": False}
+            "landmarked_frames": 0, "skipped": [], "ids_hash": shard.ids_hash, "finished": False}
 
 
 def add_result(entry: dict, writer: rio.AtomicShardWriter, item, result: tuple) -> None:
@@ -129,6 +129,7 @@ def add_result(entry: dict, writer: rio.AtomicShardWriter, item, result: tuple) 
         writer.write(payload)
         entry["written"] += 1
         entry["frames"] += stats["frames"]
+        entry["landmarked_frames"] += stats.get("landmarked", stats["frames"])
     else:
         entry["skipped"].append({"path": item.path, "reason": payload})
         log.warning("skipped %s: %s", item.path, payload)
@@ -188,6 +189,8 @@ def write_manifest(manifest: dict, output, seconds: float) -> dict:
     """Totals from the shard entries, then ``manifest.json`` written atomically."""
     manifest["written"] = sum(s["written"] for s in manifest["shards"])
     manifest["frames"] = sum(s["frames"] for s in manifest["shards"])
+    # frames the landmarker ran on (the rest interpolated: --landmark-every)
+    manifest["landmarked_frames"] = sum(s.get("landmarked_frames", s["frames"]) for s in manifest["shards"])
     splits: dict[str, int] = defaultdict(int)
     for s in manifest["shards"]:
         splits[s["split"]] += s["written"]

@@ -60,28 +60,38 @@ def _turned(clip: dict, turns: int) -> dict:
 
 def process_video(item: Item, cfg: PreprocessConfig) -> dict:
     reader = vid.VideoReader(item.path, cfg.fps, audio=cfg.audio, audio_rate=cfg.audio_rate, max_seconds=cfg.max_seconds)
-    kept, raw, found, scores = [], [], [], []
+    kept, raw, found, skipped, scores = [], [], [], [], []
     frames = iter(reader)
     head = list(itertools.islice(frames, PROBE_FRAMES))
     turns = lmk.upright_turns(head[::12]) if cfg.auto_orient else 0
+    schedule = lmk.LandmarkSchedule(cfg.landmark_every, cfg.landmark_max_motion)
+    none = np.zeros((lmk.NUM_LANDMARKS, 2), np.float32), np.zeros(schema.NUM_BLENDSHAPES, np.float32)
     with lmk.FaceLandmarker(video=True, max_faces=cfg.max_faces, blendshapes=cfg.blendshapes) as landmarker:
         for i, rgb in enumerate(itertools.chain(head, frames)):
             if turns:
                 rgb = np.ascontiguousarray(np.rot90(rgb, turns))
-            pts, bs = landmarker.detect_with_blendshapes(rgb, timestamp_ms=int(round(i * 1000.0 / cfg.fps)))
+            pts = bs = None
+            run = schedule.wanted(i)
+            if run:
+                pts, bs = landmarker.detect_with_blendshapes(rgb, timestamp_ms=int(round(i * 1000.0 / cfg.fps)))
+                schedule.saw(i, pts)
             found.append(pts is not None)
-            raw.append(pts if pts is not None else np.zeros((lmk.NUM_LANDMARKS, 2), np.float32))
-            scores.append(bs if bs is not None else np.zeros(schema.NUM_BLENDSHAPES, np.float32))
+            skipped.append(not run)
+            raw.append(pts if pts is not None else none[0])
+            scores.append(bs if bs is not None else none[1])
             kept.append(_keep(rgb, cfg))
-    detected = np.asarray(found, bool)
-    if not detected.any():
+    found = np.asarray(found, bool)
+    if not found.any():
         raise SkipInput(f"no face detected in any of {len(kept)} frames")
+    # a skipped frame follows a detected face (the schedule's rule): it counts as detected
+    detected = found | np.asarray(skipped, bool)
     if detected.mean() < cfg.min_detected_fraction:
         raise SkipInput(f"face found in only {detected.mean():.0%} of frames (< {cfg.min_detected_fraction:.0%})")
-    points = lmk.smooth(lmk.interpolate_missing(np.stack(raw), detected), cfg.smooth_window)
+    points = lmk.smooth(lmk.interpolate_missing(np.stack(raw), found), cfg.smooth_window)
     clip = _turned(_finish(_base(item, cfg), kept, points, detected, cfg), turns)
+    clip["landmarked_frames"] = int(len(kept) - np.sum(skipped))
     if cfg.blendshapes:  # frames without a face: interpolated from their neighbours, like the landmarks
-        clip["blendshapes"] = lmk.interpolate_missing(np.stack(scores), detected)
+        clip["blendshapes"] = lmk.interpolate_missing(np.stack(scores), found)
     if cfg.audio and reader.audio is not None:
         clip["audio"], clip["audio_rate"] = reader.audio, cfg.audio_rate
     return clip
@@ -142,7 +152,8 @@ def process(item: Item, cfg: PreprocessConfig) -> tuple[str, object, dict]:
         data = schema.encode(clip)
         frames = int(clip.get("num_frames", 0))
         stats = {"frames": frames, "seconds": time.perf_counter() - t0,
-                 "detected": int(np.sum(clip.get("detected", 0)))}
+                 "detected": int(np.sum(clip.get("detected", 0))),
+                 "landmarked": int(clip.get("landmarked_frames", frames))}
         return "ok", data, stats
     except SkipInput as exc:
         return "skip", str(exc), {"seconds": time.perf_counter() - t0}
