@@ -21,8 +21,8 @@ from lipkeras.preprocess.errors import SkipInput
 
 
 def _warm() -> None:
-    from lipkeras import _quiet  # noqa: F401  (MediaPipe's native log lines)
     import lipkeras.preprocess.process  # noqa: F401  (MediaPipe, OpenCV: loaded once per worker)
+    from lipkeras import _quiet  # noqa: F401  (MediaPipe's native log lines)
 
 
 def _preprocess(path: str, cfg_dict: dict):
