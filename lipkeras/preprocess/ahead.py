@@ -21,8 +21,8 @@ from lipkeras.preprocess.errors import SkipInput
 
 
 def _warm() -> None:
-    import lipkeras.preprocess.process  # noqa: F401  (MediaPipe, OpenCV: loaded once per worker)
-    from lipkeras import _quiet  # noqa: F401  (MediaPipe's native log lines)
+    # MediaPipe and OpenCV, loaded once per worker (landmarks.py quiets MediaPipe's native log first)
+    import lipkeras.preprocess.process  # noqa: F401
 
 
 def _preprocess(path: str, cfg_dict: dict):
