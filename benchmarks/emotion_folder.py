@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import subprocess
@@ -21,6 +20,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import host
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = {  # name → extra arguments
@@ -90,7 +93,7 @@ def main(argv=None) -> int:
     out = {"data": f"{args.faces} FER2013 training-folder faces (equal per class, seed 0; the shipped models "
                    "trained on most of them, so accuracy here is not a held-out score)",
            "settings": rows, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-           "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"}
+           "machine": host.describe(), "cpus": os.cpu_count()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     tmp_out = Path(args.out).with_suffix(".tmp")
     tmp_out.write_text(json.dumps(out, indent=2) + "\n")
