@@ -189,7 +189,13 @@ def _transcribe_all(args, videos: list[str], ahead) -> int:
     # --json with the default emotion model: also the audio-visual emotion of a video with sound
     av_reader = _av_emotion_reader(None) if args.json and args.emotion_model is None else None
     av_reader = None if isinstance(av_reader, Exception) else av_reader
-    prepared = ahead.videos(videos, reader.preprocess_config(emotion))
+    cfg = reader.preprocess_config(emotion)
+    # the audio-visual emotion from the same pass (its audio, the face crops) where they are framed alike
+    same_faces = av_reader is not None and emotion is not None and all(
+        getattr(cfg, k) == getattr(av_reader.preprocess_config(), k) for k in ("face_size", "face_side", "face_center_y"))
+    if same_faces:
+        cfg.audio, cfg.audio_rate = True, av_reader.sample_rate
+    prepared = ahead.videos(videos, cfg)
 
     def work(v):
         path, clip, seconds = next(prepared)  # the same order as the videos
@@ -200,8 +206,15 @@ def _transcribe_all(args, videos: list[str], ahead) -> int:
         if av_reader is not None:
             from lipkeras.emotion.av import has_audio
 
-            if has_audio(v):  # the speaker's emotion from face and voice
+            e = None
+            if same_faces and len(clip.get("audio", ())):  # the speaker's emotion from face and voice
+                try:
+                    e = av_reader.classify_clip(clip["face"], clip["audio"], path)
+                except SkipInput:  # too little audio for the speech stream: no audio-visual label
+                    e = None
+            elif not same_faces and has_audio(v):
                 e = av_reader.classify(v)
+            if e is not None:
                 r["av_emotion"] = {k: e[k] for k in ("label", "probs", "confidence", "streams")} | {
                     "model": av_reader.name}
         return r
