@@ -450,8 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--emotion-model", default=None,
                     help="emotion model for the speaker's emotion (default: the shipped fer_emotion; 'none': off)")
     tr.add_argument("--workers", type=int, default=None,
-                    help="processes preprocessing the next videos while the model reads (default: all cores; "
-                         "0 or 1: one video at a time)")
+                    help="processes preprocessing the next videos while the model reads (default: all cores but "
+                         "one; 0: one video at a time)")
     tr.add_argument("--json", action="store_true",
                     help="one JSON object per video; its 'seconds' is this machine's processing time "
                          "(preprocessing + lip reading + emotion; split into preprocess_seconds and model_seconds; "

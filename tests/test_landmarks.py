@@ -149,3 +149,16 @@ def test_landmark_options_are_validated_and_flags_reach_the_config():
     cfg = config_from_args(parser.parse_args(["in", "out", "--landmark-every", "3", "--landmark-max-motion", "0.05"]))
     assert (cfg.landmark_every, cfg.landmark_max_motion) == (3, 0.05)
     assert "landmark_every" in cfg.content_dict()  # resuming with another schedule re-does the clips
+
+
+def test_mediapipe_loads_without_tensorflow_in_a_fresh_process():
+    """Preprocessing workers load MediaPipe alone (its Tasks would import all of TensorFlow for API
+    docs: 4.5 s and a GiB per worker); a later `import tensorflow` there still works."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from lipkeras.preprocess import landmarks as l; l.mediapipe_tasks(); "
+            "print('tensorflow' in sys.modules); "
+            "from tensorflow.tools.docs import doc_controls; print(doc_controls.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "tensorflow.tools.docs.doc_controls"]

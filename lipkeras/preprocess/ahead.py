@@ -38,16 +38,19 @@ def _preprocess(path: str, cfg_dict: dict):
 
 
 def default_workers() -> int:
-    """All cores: preprocessing is most of the work (the model reads a clip several times faster)."""
-    return max(1, os.cpu_count() or 1)
+    """All cores but the caller's: it reads one clip while the workers preprocess the next ones
+    (on 2 cores, 1 and 2 workers measured alike; more workers than cores only contend)."""
+    return max(1, (os.cpu_count() or 1) - 1)
 
 
 class Ahead:
     """``with Ahead(workers) as ahead: for path, clip, seconds in ahead.videos(paths, cfg): ...``
 
-    Up to ``workers`` clips are preprocessed at once, ahead of the one the caller uses; with
-    ``workers`` 0 or 1 (or a single video) each clip is preprocessed in the calling process when
-    asked for. Start it early: its workers load MediaPipe while the caller loads TensorFlow.
+    Up to ``workers`` clips are preprocessed at once in worker processes, ahead of the one the
+    caller uses; the first clip is preprocessed in the calling process while the workers finish
+    starting. With ``workers`` 0 (or a single video) each clip is preprocessed in the calling
+    process when asked for. Start it early: its workers load MediaPipe while the caller loads
+    TensorFlow.
     ``clip`` is ``process_video``'s dict, or the ``SkipInput`` saying why there is none;
     ``seconds`` the time its preprocessing took.
     """
@@ -55,7 +58,7 @@ class Ahead:
     def __init__(self, workers: int | None = None):
         self.workers = default_workers() if workers is None else max(0, int(workers))
         self._pool = None
-        if self.workers > 1:
+        if self.workers > 0:
             # spawn, not fork: the caller holds TensorFlow's threads, which fork would copy half-way
             self._pool = mp.get_context("spawn").Pool(self.workers, initializer=_warm)
 
@@ -66,11 +69,13 @@ class Ahead:
                 yield p, *self._unpack(_preprocess(p, cfg_dict))
             return
         pending: collections.deque = collections.deque()
-        todo = iter(paths)
+        todo = iter(paths[1:])
         for p in todo:  # fill the window: one clip per worker, plus the next in line
             pending.append((p, self._pool.apply_async(_preprocess, (p, cfg_dict))))
             if len(pending) > self.workers:
                 break
+        # the first clip here, at once, while the workers finish starting up on the next ones
+        yield paths[0], *self._unpack(_preprocess(paths[0], cfg_dict))
         while pending:
             p, result = pending.popleft()
             nxt = next(todo, None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -53,14 +54,36 @@ def verify_model(path: str | Path = FACE_LANDMARKER) -> None:
             raise RuntimeError(f"{path}: sha256 {got} does not match {want}")
 
 
+@functools.lru_cache(maxsize=1)
+def mediapipe_tasks():
+    """``(mediapipe, BaseOptions, vision)``, imported once, and without TensorFlow when it is not loaded yet.
+
+    MediaPipe's Tasks import TensorFlow's ``tensorflow.tools.docs`` when TensorFlow is installed
+    (for its API docs only), which loads all of TensorFlow: 4.5 s and a GiB in every preprocessing
+    worker. Its own fallback, a no-op, is taken by hiding that one module during the import.
+    """
+    hidden = "tensorflow" not in sys.modules and "tensorflow.tools.docs" not in sys.modules
+    if hidden:
+        sys.modules["tensorflow.tools.docs"] = None  # `from ... import` raises ModuleNotFoundError
+    try:
+        with native_stderr_silenced():
+            import mediapipe
+            from mediapipe.tasks.python import BaseOptions, vision
+    finally:
+        if hidden and sys.modules.get("tensorflow.tools.docs", 0) is None:
+            del sys.modules["tensorflow.tools.docs"]  # a later `import tensorflow` is untouched
+    return mediapipe, BaseOptions, vision
+
+
 class _Task:
     """A MediaPipe vision task (``self._task``), created and closed with native stderr silenced."""
 
     _task = None
 
     def _create(self, task_class, opts) -> None:
-        self._mp_image = __import__("mediapipe").Image
-        self._fmt = __import__("mediapipe").ImageFormat.SRGB
+        mediapipe = mediapipe_tasks()[0]
+        self._mp_image = mediapipe.Image
+        self._fmt = mediapipe.ImageFormat.SRGB
         with native_stderr_silenced():
             self._task = task_class.create_from_options(opts)
 
@@ -88,9 +111,7 @@ class FaceLandmarker(_Task):
 
     def __init__(self, video: bool = True, max_faces: int = 4, model_path: str | Path = FACE_LANDMARKER,
                  blendshapes: bool = False):
-        with native_stderr_silenced():
-            from mediapipe.tasks.python import BaseOptions, vision
-
+        _, BaseOptions, vision = mediapipe_tasks()
         mode = vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE
         opts = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(model_path)),
@@ -158,9 +179,7 @@ class FaceDetector(_Task):
     """The face detector inside the bundled Face Landmarker (IMAGE mode): the best face's score."""
 
     def __init__(self, model_path: str | Path = FACE_LANDMARKER):
-        with native_stderr_silenced():
-            from mediapipe.tasks.python import BaseOptions, vision
-
+        _, BaseOptions, vision = mediapipe_tasks()
         self._create(vision.FaceDetector, vision.FaceDetectorOptions(
             base_options=BaseOptions(model_asset_buffer=_bundled(str(model_path), "face_detector.tflite")),
             min_detection_confidence=0.2))
