@@ -19,9 +19,11 @@ from lipkeras.emotion.face import calibration_of, label_confidence
 from lipkeras.preprocess.errors import SkipInput
 
 DEFAULT_SPEECH_EMOTION_MODEL = "speech_emotion"
-# -60 dBFS: below this the clip is silence (or a muted track), whatever a model would say of it;
-# RAVDESS clips measure -40 to -20 dBFS
+# Silence (or a muted track), whatever a model would say of it: the centred window under -60 dBFS
+# RMS and the whole clip never above -50 dBFS. Quiet real speech passes: RAVDESS actor 20's softest
+# clips measure -63 dBFS RMS in the window but peak at -47 to -44 dBFS (all 1,200 peak above -47).
 SILENCE_DBFS = -60.0
+SILENCE_PEAK_DBFS = -50.0
 MIN_SECONDS = 0.1
 
 
@@ -93,9 +95,11 @@ class SpeechEmotionReader:
         if waveform.size < MIN_SECONDS * self.sample_rate:
             raise SkipInput(f"audio too short ({waveform.size / self.sample_rate:.3f} s; at least {MIN_SECONDS} s)")
         level = rms_dbfs(self.centre(waveform))
-        if level < SILENCE_DBFS:
+        peak = 20 * np.log10(max(float(np.abs(waveform).max()), 1e-12))
+        if level < SILENCE_DBFS and peak < SILENCE_PEAK_DBFS:
             shown = "-inf" if not np.isfinite(level) else f"{level:.0f}"
-            raise SkipInput(f"silent audio (RMS {shown} dBFS, under {SILENCE_DBFS:.0f})")
+            raise SkipInput(f"silent audio (RMS {shown} dBFS, under {SILENCE_DBFS:.0f}; "
+                            f"peak under {SILENCE_PEAK_DBFS:.0f} dBFS)")
         return waveform
 
     def centre(self, waveform: np.ndarray) -> np.ndarray:
