@@ -126,4 +126,4 @@ def test_plain_folder_speakers_come_from_sub_folders_or_name_prefixes():
 def test_transcribe_help_explains_seconds():
     r = _run("-m", "lipkeras", "transcribe", "--help")
     text = " ".join(r.stdout.split())
-    assert r.returncode == 0 and "'seconds' is this machine's processing wall time" in text and "video_seconds" in text
+    assert r.returncode == 0 and "'seconds' is this machine's processing time" in text and "video_seconds" in text

@@ -61,7 +61,7 @@ def test_cli_emotion_on_audio(test_actor_wavs, tmp_path, capsys):
     assert good["modality"] == "audio" and set(good["streams"]) == {"speech"} and good["model"] == NAME
     assert good["label"] in good["probs"] and good["streams"]["speech"]["probs"] == good["probs"]
     assert "error" in lines[1] and err.strip().splitlines() == [f"lipkeras emotion: {silent}: silent audio "
-                                                                f"(RMS -inf dBFS, under -60)"]
+                                                                f"(RMS -inf dBFS, under -60; peak under -50 dBFS)"]
     assert main(["emotion", str(test_actor_wavs[0]), "--modality", "av"]) != 0
     assert "an audio file has no face" in capsys.readouterr().err
 
