@@ -191,8 +191,9 @@ def _transcribe_all(args, videos: list[str], ahead) -> int:
     av_reader = None if isinstance(av_reader, Exception) else av_reader
     cfg = reader.preprocess_config(emotion)
     # the audio-visual emotion from the same pass (its audio, the face crops) where they are framed alike
-    same_faces = av_reader is not None and emotion is not None and all(
-        getattr(cfg, k) == getattr(av_reader.preprocess_config(), k) for k in ("face_size", "face_side", "face_center_y"))
+    av_cfg = av_reader.preprocess_config() if av_reader is not None else None
+    same_faces = av_cfg is not None and emotion is not None and all(
+        getattr(cfg, k) == getattr(av_cfg, k) for k in ("face_size", "face_side", "face_center_y"))
     if same_faces:
         cfg.audio, cfg.audio_rate = True, av_reader.sample_rate
     prepared = ahead.videos(videos, cfg)
